@@ -1,0 +1,133 @@
+"""pytest nodes: a case file collects into one item per (case, model, reasoning effort).
+
+The model is asked and the answer judged during the item's setup, so that a
+model or checker failure (a broken reference, a sandbox that cannot start) is
+reported as an error, and the call phase reports the verdict as pass or fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_gptoss.backends.llama import BackendError
+from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.models import ModelNotFound
+from pytest_gptoss.report import CaseResult, explain
+from pytest_gptoss.runner import Run, judge
+
+RUN_KEY = pytest.StashKey[Run]()
+NO_MODEL_REASON = (
+    "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE) "
+    "or --gptoss-replay=FILE"
+)
+
+
+class CaseFailed(Exception):
+    """The case's pass rate fell short; carries the result to explain."""
+
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.summary())
+        self.result = result
+
+
+class CaseError(Exception):
+    """The case could not be judged (model, backend or checker failure)."""
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        run = self.config.stash[RUN_KEY]
+        display = self.nodeid
+        try:
+            cases = load_file(self.path, display=display)
+        except CaseFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        problems = []
+        for case in cases:
+            first = run.case_ids.setdefault(case.id, f"{display}:{case.line}")
+            if first != f"{display}:{case.line}":
+                problems.append(f"{display}:{case.line}: case '{case.id}': field 'id': duplicate id "
+                                f"(first defined at {first})")
+        if problems:
+            raise self.CollectError("\n".join(problems))
+        for case in cases:
+            yield from self._items(run, case)
+
+    def _items(self, run: Run, case: Case) -> Iterator[pytest.Item]:
+        labels = run.model_labels
+        if not labels:
+            yield CaseItem.from_parent(self, name=case.id, case=case, model=None, reasoning=None)
+            return
+        efforts = (case.reasoning,) if case.reasoning else run.settings.reasoning
+        for label in labels:
+            for effort in efforts:
+                yield CaseItem.from_parent(
+                    self, name=f"{case.id}[{label}-{effort}]", case=case, model=label, reasoning=effort
+                )
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: Case, model: str | None, reasoning: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.model = model
+        self.reasoning = reasoning
+        self.result: CaseResult | None = None
+        self.transcripts: list[dict[str, Any]] = []
+        run = self.config.stash[RUN_KEY]
+        for name in (case.category, *case.tags):
+            if name:
+                self.add_marker(run.marker(self.config, name))
+        reason = _xfail_reason(case, model, run)
+        if reason is not None:
+            self.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+
+    def setup(self) -> None:
+        run = self.config.stash[RUN_KEY]
+        if self.model is None or self.reasoning is None:
+            pytest.skip(NO_MODEL_REASON)
+        try:
+            backend = run.backend(self.model)
+            generations = backend.generate(run.requests(self.case, self.reasoning))
+        except (BackendError, ModelNotFound) as exc:
+            raise CaseError(str(exc)) from None
+        missing = [index for index, gen in enumerate(generations) if gen is None]
+        if missing and run.replay is not None:
+            pytest.skip(
+                f"no transcript for case '{self.case.id}' (sample {missing[0]}) in {run.replay.path}"
+            )
+        found = [gen for gen in generations if gen is not None]
+        self.transcripts = [gen.to_transcript() for gen in found]
+        self.result = judge(self.case, self.model, self.reasoning, found)
+        if self.result.errors:
+            raise CaseError(explain(self.result))
+
+    def runtest(self) -> None:
+        assert self.result is not None
+        if not self.result.passed:
+            raise CaseFailed(self.result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailed):
+            return explain(excinfo.value.result)
+        if isinstance(excinfo.value, CaseError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int, str]:
+        where = f"[{self.model}-{self.reasoning}]" if self.model else ""
+        return self.path, self.case.line - 1, f"case {self.case.id}{where}"
+
+
+def _xfail_reason(case: Case, model: str | None, run: Run) -> str | None:
+    if not case.xfail or model is None:
+        return None
+    spec = run.spec(model)
+    names = {model, "*"} | ({spec.spec} if spec else set())
+    for key, reason in case.xfail.items():
+        if key in names:
+            return reason
+    return None

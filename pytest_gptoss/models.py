@@ -1,0 +1,234 @@
+"""Model specs (``20b``, ``120b``, ``tiny``, a path, ``hf:REPO/FILE``) and where their files are.
+
+Published models are looked up in the local Hugging Face cache first, so a run
+works fully offline once the file is there; otherwise they are downloaded with
+huggingface_hub (which shows a progress bar). ``llama_cpp.Llama.from_pretrained``
+is not used because it lists the repository over the network even when the file
+is cached.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+PUBLISHED = {
+    "20b": ("ggml-org/gpt-oss-20b-GGUF", ("gpt-oss-20b-mxfp4.gguf",)),
+    "120b": (
+        "ggml-org/gpt-oss-120b-GGUF",
+        tuple(f"gpt-oss-120b-mxfp4-0000{i}-of-00003.gguf" for i in (1, 2, 3)),
+    ),
+}
+SPLIT_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
+SPEC_HELP = "use 20b, 120b, tiny, a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf"
+
+
+class ModelNotFound(Exception):
+    """The model's file is neither on disk nor downloadable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--gptoss-model`` value. ``label`` names it in node ids."""
+
+    spec: str
+    kind: str  # "published", "tiny", "path", "hf"
+    label: str
+    repo: str | None = None
+    files: tuple[str, ...] = ()
+    path: str | None = None
+
+
+def parse_spec(value: str) -> ModelSpec:
+    """Parse one model spec; raise ValueError with a one-line message if it is none."""
+    spec = value.strip()
+    if spec in PUBLISHED:
+        repo, files = PUBLISHED[spec]
+        return ModelSpec(spec, "published", spec, repo=repo, files=files)
+    if spec == "tiny":
+        return ModelSpec(spec, "tiny", "tiny")
+    if spec.startswith("hf:"):
+        parts = spec[3:].split("/")
+        if len(parts) < 3 or not all(parts) or not parts[-1].endswith(".gguf"):
+            raise ValueError(f"'{spec}' is not hf:OWNER/REPO/FILE.gguf")
+        repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+        return ModelSpec(spec, "hf", _stem(filename), repo=repo, files=(filename,))
+    if spec.endswith(".gguf") or os.sep in spec or spec.startswith("."):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ValueError(f"model file '{spec}' does not exist")
+        return ModelSpec(spec, "path", _stem(path.name), path=str(path.resolve()))
+    raise ValueError(f"'{spec}' is not a model; {SPEC_HELP}")
+
+
+def unique_labels(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """Give every spec a distinct label (``candidate``, ``candidate-2``...)."""
+    seen: dict[str, int] = {}
+    result = []
+    for spec in specs:
+        count = seen.get(spec.label, 0) + 1
+        seen[spec.label] = count
+        label = spec.label if count == 1 else f"{spec.label}-{count}"
+        result.append(ModelSpec(spec.spec, spec.kind, label, spec.repo, spec.files, spec.path))
+    return result
+
+
+def _stem(filename: str) -> str:
+    stem = Path(filename).name.removesuffix(".gguf")
+    stem = SPLIT_SUFFIX.sub("", stem)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem) or "model"
+
+
+def cache_dir() -> Path:
+    """Where the plugin keeps what it writes (the tiny model): $GPTOSS_CACHE_HOME or ~/.cache."""
+    base = os.environ.get("GPTOSS_CACHE_HOME") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "pytest-gptoss"
+
+
+def resolve(spec: ModelSpec, *, download: bool, progress: bool = True) -> Path:
+    """The local path of the model's (first) GGUF file.
+
+    With ``download=False`` only the local cache is consulted. Raises
+    :class:`ModelNotFound` with a one-line message saying what to run.
+    """
+    if spec.kind == "path":
+        return Path(spec.path or spec.spec)
+    if spec.kind == "tiny":
+        from pytest_gptoss.tiny import ensure_tiny
+
+        return ensure_tiny(cache_dir())
+    assert spec.repo is not None
+    paths = [_cached(spec.repo, name) for name in spec.files]
+    if all(paths):
+        return Path(paths[0])  # type: ignore[arg-type]
+    if not download:
+        raise ModelNotFound(_absent_message(spec, "it is not in the local Hugging Face cache"))
+    return _download(spec, progress=progress)
+
+
+def _cached(repo: str, filename: str) -> str | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id=repo, filename=filename)
+    return found if isinstance(found, str) and os.path.isfile(found) else None
+
+
+def _download(spec: ModelSpec, *, progress: bool) -> Path:
+    import huggingface_hub
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    assert spec.repo is not None
+    first: str | None = None
+    if not progress:
+        disable_progress_bars()
+    try:
+        for filename in spec.files:
+            path = huggingface_hub.hf_hub_download(repo_id=spec.repo, filename=filename)
+            first = first or path
+    except Exception as exc:  # the hub raises many kinds; all mean "not here"
+        reason = _download_failure(exc)
+        raise ModelNotFound(_absent_message(spec, reason)) from None
+    finally:
+        if not progress:
+            enable_progress_bars()
+    assert first is not None
+    return Path(first)
+
+
+def _download_failure(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name in ("LocalEntryNotFoundError", "OfflineModeIsEnabled") or "offline" in str(exc).lower():
+        return "it is not cached and the Hugging Face hub cannot be reached (offline)"
+    if name in ("RepositoryNotFoundError", "EntryNotFoundError", "RemoteEntryNotFoundError"):
+        return "the hub has no such file"
+    if name == "GatedRepoError":
+        return "the repository is gated; log in with `hf auth login`"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    return f"the download failed ({name}: {first_line})"
+
+
+def _absent_message(spec: ModelSpec, reason: str) -> str:
+    files = " ".join(spec.files)
+    return (
+        f"model '{spec.spec}' ({spec.repo}/{spec.files[0]}) is unavailable: {reason}. "
+        f"Run `hf download {spec.repo} {files}` where the hub is reachable, "
+        f"or pass --gptoss-model=/path/to/{spec.files[0]}"
+    )
+
+
+# --- GGUF metadata -----------------------------------------------------------------
+
+_GGUF_SCALARS: dict[int, tuple[str, int]] = {
+    0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
+    6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8),
+}
+_STRING, _ARRAY = 8, 9
+
+
+def read_gguf_metadata(path: Path, want: Callable[[str], bool] = lambda key: True) -> dict[str, Any]:
+    """Read the GGUF header's key/value metadata without touching tensor data.
+
+    Arrays whose key ``want`` rejects are skipped without being decoded, so the
+    200k-entry vocabulary of a real model costs a quick scan, not a parse.
+    """
+    with open(path, "rb") as stream:
+        if stream.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        (version,) = struct.unpack("<I", stream.read(4))
+        if version < 2:
+            raise ValueError(f"{path}: GGUF version {version} is too old")
+        _tensors, count = struct.unpack("<QQ", stream.read(16))
+        metadata: dict[str, Any] = {"GGUF.version": version}
+        for _ in range(count):
+            key = _read_string(stream)
+            (kind,) = struct.unpack("<I", stream.read(4))
+            value = _read_value(stream, kind, decode=want(key))
+            if want(key):
+                metadata[key] = value
+        metadata["GGUF.header_bytes"] = stream.tell()
+    return metadata
+
+
+def _read_string(stream: BinaryIO) -> str:
+    (length,) = struct.unpack("<Q", stream.read(8))
+    return stream.read(length).decode("utf-8", errors="replace")
+
+
+def _read_value(stream: BinaryIO, kind: int, *, decode: bool) -> Any:
+    if kind in _GGUF_SCALARS:
+        fmt, size = _GGUF_SCALARS[kind]
+        return struct.unpack(fmt, stream.read(size))[0]
+    if kind == _STRING:
+        if decode:
+            return _read_string(stream)
+        _skip_string(stream)
+        return None
+    if kind == _ARRAY:
+        item_kind, length = struct.unpack("<IQ", stream.read(12))
+        if not decode:
+            if item_kind in _GGUF_SCALARS:
+                stream.seek(_GGUF_SCALARS[item_kind][1] * length, os.SEEK_CUR)
+            else:
+                for _ in range(length):
+                    _read_value(stream, item_kind, decode=False)
+            return None
+        return [_read_value(stream, item_kind, decode=True) for _ in range(length)]
+    raise ValueError(f"unknown GGUF value type {kind}")
+
+
+def _skip_string(stream: BinaryIO) -> None:
+    (length,) = struct.unpack("<Q", stream.read(8))
+    stream.seek(length, os.SEEK_CUR)
+
+
+def training_context(path: Path) -> int | None:
+    """The context length the model was trained with, from its GGUF metadata."""
+    metadata = read_gguf_metadata(path, lambda key: not key.startswith("tokenizer."))
+    arch = metadata.get("general.architecture")
+    value = metadata.get(f"{arch}.context_length")
+    return int(value) if isinstance(value, int) else None

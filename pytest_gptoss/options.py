@@ -1,0 +1,214 @@
+"""The plugin's options, their ini and environment twins, and how a value is chosen.
+
+The command line wins over the environment, which wins over the ini file,
+which wins over the default. Every value is checked by the same parser
+wherever it came from; a bad one is a one-line ``pytest.UsageError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_gptoss.harmony import REASONING_EFFORTS
+from pytest_gptoss.models import ModelSpec, parse_spec, unique_labels
+
+MODEL = "model"
+REASONING = "reasoning"
+SAMPLES = "samples"
+SEED = "seed"
+TEMPERATURE = "temperature"
+TOP_P = "top_p"
+MAX_TOKENS = "max_tokens"
+CTX = "ctx"
+N_GPU_LAYERS = "n_gpu_layers"
+THREADS = "threads"
+RECORD = "record"
+REPLAY = "replay"
+
+
+def _model_specs(value: str) -> tuple[ModelSpec, ...]:
+    specs = [part for part in value.split(",") if part.strip()]
+    if not specs:
+        raise ValueError("empty model spec")
+    return tuple(parse_spec(spec) for spec in specs)
+
+
+def _efforts(value: str) -> tuple[str, ...]:
+    efforts = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [e for e in efforts if e not in REASONING_EFFORTS]
+    if bad or not efforts:
+        raise ValueError(
+            f"'{value}' is not a reasoning effort; use low, medium, high or a list like low,high"
+        )
+    return tuple(dict.fromkeys(efforts))
+
+
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"'{value}' is not an integer; use {what}") from None
+        if number < minimum:
+            raise ValueError(f"{number} is out of range; use {what}")
+        return number
+
+    return parse
+
+
+def _float_in(low: float, high: float, what: str) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"'{value}' is not a number; use {what}") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number} is out of range; use {what}")
+        return number
+
+    return parse
+
+
+def _path(value: str) -> Path:
+    if not value.strip():
+        raise ValueError("empty path")
+    return Path(value).expanduser()
+
+
+def _existing_file(value: str) -> Path:
+    path = _path(value)
+    if not path.is_file():
+        raise ValueError(f"'{value}' does not exist; record transcripts with --gptoss-record first")
+    return path
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: ``--gptoss-NAME``, ini ``gptoss_NAME``, env ``GPTOSS_NAME``."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    default: Any = None
+    metavar: str = "VALUE"
+    repeatable: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--gptoss-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "gptoss_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "GPTOSS_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(MODEL, _model_specs, "model to test: 20b, 120b, tiny, a .gguf path or hf:OWNER/REPO/FILE; "
+           "repeat to test several", (), "SPEC", repeatable=True),
+    Option(REASONING, _efforts, "reasoning effort, or a comma list to test each (default: medium)",
+           ("medium",), "EFFORT[,EFFORT]"),
+    Option(SAMPLES, _int_at_least(1, "a positive integer"), "generations per case (default: 1)", 1, "N"),
+    Option(SEED, _int_at_least(0, "an integer >= 0"), "run seed; each generation is seeded from "
+           "(seed, case id, sample) (default: 0)", 0, "N"),
+    Option(TEMPERATURE, _float_in(0.0, 5.0, "a number from 0 to 5"), "sampling temperature "
+           "(default: 1.0, OpenAI's recommendation for gpt-oss)", 1.0, "T"),
+    Option(TOP_P, _float_in(0.0, 1.0, "a number from 0 to 1"), "nucleus sampling top_p (default: 1.0)",
+           1.0, "P"),
+    Option(MAX_TOKENS, _int_at_least(1, "a positive integer"), "most tokens a generation may produce, "
+           "reasoning included (default: 16384)", 16384, "N"),
+    Option(CTX, _int_at_least(0, "0 (the model's own) or a positive integer"), "context size in tokens, "
+           "capped at the model's training context (default: 32768)", 32768, "N"),
+    Option(N_GPU_LAYERS, _int_at_least(-1, "-1 (all), 0 (none) or a layer count"), "layers to offload "
+           "to the GPU of a CUDA or Metal build (default: -1, all)", -1, "N"),
+    Option(THREADS, _int_at_least(1, "a positive integer"), "CPU threads for llama.cpp "
+           "(default: llama-cpp-python's choice)", None, "N"),
+    Option(RECORD, _path, "write every generation to this JSONL transcript file", None, "PATH"),
+    Option(REPLAY, _existing_file, "grade the transcripts in this JSONL file instead of running a model",
+           None, "PATH"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gptoss", "gpt-oss model tests")
+    for option in OPTIONS:
+        group.addoption(
+            option.flag,
+            dest=f"gptoss_{option.name}",
+            action="append" if option.repeatable else "store",
+            type=_argparse_type(option),
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help}. ini: {option.ini}, env: {option.env}",
+        )
+        parser.addini(option.ini, f"{option.help} (same as {option.flag})",
+                      type="linelist" if option.repeatable else "string")
+
+
+def _argparse_type(option: Option) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        try:
+            return option.parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.name
+    return parse
+
+
+@dataclass(frozen=True)
+class Settings:
+    models: tuple[ModelSpec, ...]
+    reasoning: tuple[str, ...]
+    samples: int
+    seed: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    ctx: int
+    n_gpu_layers: int
+    threads: int | None
+    record: Path | None
+    replay: Path | None
+
+
+def settings(config: pytest.Config) -> Settings:
+    """Choose every option's value (command line, environment, ini, default)."""
+    values = {option.name: _value(config, option) for option in OPTIONS}
+    models = values[MODEL]
+    if isinstance(models, list):  # repeated on the command line: one tuple per flag
+        models = tuple(spec for group in models for spec in group)
+    values[MODEL] = tuple(unique_labels(list(models)))
+    return Settings(**{("models" if name == MODEL else name): value for name, value in values.items()})
+
+
+def _value(config: pytest.Config, option: Option) -> Any:
+    cli = config.getoption(f"gptoss_{option.name}")
+    if cli is not None:
+        return cli
+    env = os.environ.get(option.env)
+    if env:
+        return _checked(option, env, f"environment variable {option.env}")
+    ini = config.getini(option.ini)
+    if ini:
+        if option.repeatable:
+            return tuple(item for line in ini for item in _checked(option, line, f"ini {option.ini}"))
+        return _checked(option, ini, f"ini {option.ini}")
+    return option.default
+
+
+def _checked(option: Option, raw: str, source: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{source}: {exc}") from None

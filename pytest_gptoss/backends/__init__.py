@@ -46,14 +46,17 @@ class Generation:
     seconds: float = 0.0
     seed: int | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: the whole generated text, kept only when no final answer could be found
+    raw: str = ""
 
     def to_transcript(self) -> dict[str, Any]:
         """The transcript line (DESIGN section 6), plain data only."""
         data = asdict(self)
         if not data["tool_calls"]:
             del data["tool_calls"]
-        if not data["commentary"]:
-            del data["commentary"]
+        for optional in ("commentary", "raw"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod

@@ -143,6 +143,7 @@ class LlamaBackend:
                 {"recipient": c.recipient, "content_type": c.content_type, "arguments": c.arguments}
                 for c in parsed.tool_calls
             ],
+            raw="" if parsed.has_final else text,
         )
 
     def _generate_chat(self, request: Request) -> Generation:

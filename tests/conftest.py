@@ -1,0 +1,15 @@
+"""Settings for the plugin's own tests."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# pytester's in-process runs restore sys.modules afterwards; extension modules
+# cannot be imported twice in one process, so import them once up front.
+import llama_cpp  # noqa: F401
+import numpy  # noqa: F401
+import sqlglot  # noqa: F401
+
+# Keep what the plugin caches (the tiny model) out of the user's home.
+os.environ.setdefault("GPTOSS_CACHE_HOME", tempfile.mkdtemp(prefix="gptoss-tests-"))

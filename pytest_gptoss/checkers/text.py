@@ -1,0 +1,354 @@
+"""Text checker: substrings, regular expressions and groups of mentions.
+
+Spec keys: ``contains`` and ``not_contains`` (a string or a list), ``regex``
+and ``not_regex`` (Python ``re`` patterns, a string or a list), ``mentions``
+(a list of groups, each a list of alternatives: every group needs one hit),
+``ignore_case`` and ``ignore_width`` (both default true).
+
+With ``ignore_width`` the answer and the needles are NFKC-folded, so full-width
+and half-width forms compare equal (``２７００`` is ``2700``, ``：`` is ``:``).
+Patterns are folded too, but a folded character is always taken literally
+(``（`` matches a parenthesis, never opens a group). With ``ignore_case``
+substrings compare casefolded and patterns run with ``re.IGNORECASE``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_gptoss.verdict import SpecError, Verdict
+
+ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
+OPTIONS = ("ignore_case", "ignore_width")
+#: at most this many failed assertions are spelled out, so a verdict fits a screen
+_SHOWN = 8
+_EXPECTED_WIDTH = 300
+
+
+@dataclass(frozen=True)
+class _Spec:
+    contains: tuple[str, ...]
+    not_contains: tuple[str, ...]
+    regex: tuple[str, ...]
+    not_regex: tuple[str, ...]
+    mentions: tuple[tuple[str, ...], ...]
+    ignore_case: bool
+    ignore_width: bool
+
+
+@dataclass(frozen=True)
+class _Result:
+    key: str
+    label: str
+    held: bool
+    span: tuple[int, int] | None
+    note: str
+    index: int
+
+
+def validate(spec: Any) -> None:
+    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
+    _parse(spec)
+
+
+def check(spec: Any, text: str) -> Verdict:
+    """Judge ``text`` against every assertion in ``spec``; all must hold."""
+    parsed = _parse(spec)
+    results = _run(parsed, text)
+    failed = [r for r in results if not r.held]
+    options = [name for name in OPTIONS if getattr(parsed, name)]
+    expected = _expected(parsed)
+    if len(expected) > _EXPECTED_WIDTH:
+        expected = expected[: _EXPECTED_WIDTH - 1] + "…"
+    if options:
+        expected += f"  ({', '.join(o.replace('_', ' ') for o in options)})"
+    shown = failed[:_SHOWN]
+    if failed:
+        found = "\n".join(f"✗ {r.label}: {r.note}" for r in shown)
+        if len(failed) > len(shown):
+            found += f"\n… and {len(failed) - len(shown)} more"
+        where_from = [r for r in shown if r.span is not None]
+        why = f"{len(failed)} of {len(results)} assertions failed"
+    else:
+        found = "the assertion held" if len(results) == 1 else f"all {len(results)} assertions held"
+        where_from = [r for r in results if r.span is not None][:3]
+        why = ""
+    where = "\n".join(f"{r.label}: {snippet(text, *r.span)}" for r in where_from if r.span)
+    if failed and not where:
+        where = f"answer ({len(text)} chars): {_head(text)}" if text.strip() else "the answer is empty"
+    details = {
+        "held": len(results) - len(failed),
+        "total": len(results),
+        "failed": [
+            {"assertion": r.key, "index": r.index, "label": r.label, "reason": r.note,
+             "span": list(r.span) if r.span else None}
+            for r in failed
+        ],
+    }
+    return Verdict(
+        passed=not failed,
+        checker="text",
+        expected=expected,
+        found=found,
+        where=where,
+        why=why,
+        details=details,
+    )
+
+
+def snippet(text: str, start: int, end: int, width: int = 60) -> str:
+    """About ``width`` characters of ``text`` around ``text[start:end]``, the match in » «, on one line."""
+    match = text[start:end]
+    if len(match) > width:
+        half = width // 2 - 1
+        match = match[:half] + "…" + match[-half:]
+    room = max(width - len(match), 16)
+    lo, hi = start - room // 2, end + room - room // 2
+    if lo < 0:
+        lo, hi = 0, hi - lo
+    if hi > len(text):
+        lo, hi = max(0, lo - (hi - len(text))), len(text)
+    out = (
+        ("…" if lo > 0 else "")
+        + text[lo:start]
+        + "»"
+        + match
+        + "«"
+        + text[end:hi]
+        + ("…" if hi < len(text) else "")
+    )
+    return out.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+
+
+def _head(text: str, width: int = 60) -> str:
+    head = text if len(text) <= width else text[: width - 1] + "…"
+    return head.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+
+
+def fold(text: str, *, case: bool, width: bool) -> str:
+    """``text`` as the checker compares it: NFKC-folded and/or casefolded."""
+    return _Folded(text, case=case, width=width).text
+
+
+# -- spec ---------------------------------------------------------------------
+
+
+def _parse(spec: Any) -> _Spec:
+    if not isinstance(spec, Mapping):
+        raise SpecError(
+            "text takes a mapping with at least one of " + ", ".join(ASSERTIONS)
+            + f"; got {type(spec).__name__}"
+        )
+    for key in spec:
+        if key not in ASSERTIONS and key not in OPTIONS:
+            raise SpecError(
+                f"unknown key {key!r}; text accepts {', '.join(ASSERTIONS + OPTIONS)}", (key,)
+            )
+    if not any(key in spec for key in ASSERTIONS):
+        raise SpecError("text needs at least one of " + ", ".join(ASSERTIONS))
+    flags = {}
+    for key in OPTIONS:
+        value = spec.get(key, True)
+        if not isinstance(value, bool):
+            raise SpecError(f"'{key}' must be true or false, not {value!r}", (key,))
+        flags[key] = value
+    regex = _strings(spec, "regex")
+    not_regex = _strings(spec, "not_regex")
+    for key, patterns in (("regex", regex), ("not_regex", not_regex)):
+        for index, pattern in enumerate(patterns):
+            path = (key, index) if isinstance(spec[key], list) else (key,)
+            _compile(pattern, flags["ignore_case"], flags["ignore_width"], path)
+    return _Spec(
+        contains=_strings(spec, "contains"),
+        not_contains=_strings(spec, "not_contains"),
+        regex=regex,
+        not_regex=not_regex,
+        mentions=_groups(spec),
+        **flags,
+    )
+
+
+def _strings(spec: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    if key not in spec:
+        return ()
+    value = spec[key]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise SpecError(f"'{key}' takes a string or a list of strings, not {type(value).__name__}", (key,))
+    if not items:
+        raise SpecError(f"'{key}' is an empty list; it asserts nothing", (key,))
+    for index, item in enumerate(items):
+        path = (key, index) if isinstance(value, list) else (key,)
+        if not isinstance(item, str):
+            raise SpecError(f"'{key}' items must be strings, not {type(item).__name__} ({item!r})", path)
+        if not item:
+            raise SpecError(f"'{key}' has an empty string, which every answer contains", path)
+    return tuple(items)
+
+
+def _groups(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    if "mentions" not in spec:
+        return ()
+    value = spec["mentions"]
+    if not isinstance(value, list) or not value:
+        raise SpecError(
+            "'mentions' takes a non-empty list of groups; a group is a list of alternatives",
+            ("mentions",),
+        )
+    groups = []
+    for index, group in enumerate(value):
+        alternatives = [group] if isinstance(group, str) else group
+        if not isinstance(alternatives, list) or not alternatives:
+            raise SpecError(
+                "a 'mentions' group is a non-empty list of alternative strings", ("mentions", index)
+            )
+        for alt_index, alt in enumerate(alternatives):
+            path = ("mentions", index, alt_index) if isinstance(group, list) else ("mentions", index)
+            if not isinstance(alt, str) or not alt:
+                raise SpecError(f"a 'mentions' alternative must be a non-empty string, not {alt!r}", path)
+        groups.append(tuple(alternatives))
+    return tuple(groups)
+
+
+def _compile(
+    pattern: str, ignore_case: bool, ignore_width: bool, path: tuple[str | int, ...]
+) -> re.Pattern[str]:
+    flags = re.IGNORECASE if ignore_case else 0
+    try:
+        re.compile(pattern, flags)
+    except re.error as exc:
+        raise SpecError(f"invalid regular expression {pattern!r}: {exc}", path) from None
+    if not ignore_width:
+        return re.compile(pattern, flags)
+    try:
+        return re.compile(_fold_pattern(pattern), flags)
+    except re.error as exc:
+        raise SpecError(
+            f"regular expression {pattern!r} breaks once full-width forms are folded: {exc}", path
+        ) from None
+
+
+def _fold_pattern(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            folded = unicodedata.normalize("NFKC", escaped)
+            out.append(re.escape(folded) if folded != escaped else char + escaped)
+            i += 2
+            continue
+        folded = unicodedata.normalize("NFKC", char)
+        out.append(re.escape(folded) if folded != char else char)
+        i += 1
+    return "".join(out)
+
+
+# -- matching -----------------------------------------------------------------
+
+
+class _Folded:
+    """A folded copy of a text that maps its positions back to the original."""
+
+    def __init__(self, text: str, *, case: bool, width: bool) -> None:
+        chars: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in _clusters(text):
+            piece = _fold_piece(text[start:end], case=case, width=width)
+            chars.append(piece)
+            self.starts.extend([start] * len(piece))
+            self.ends.extend([end] * len(piece))
+        self.text = "".join(chars)
+        self.length = len(text)
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        if start >= len(self.starts):
+            return self.length, self.length
+        if end <= start:
+            return self.starts[start], self.starts[start]
+        return self.starts[start], self.ends[end - 1]
+
+
+def _fold_piece(piece: str, *, case: bool, width: bool) -> str:
+    if width:
+        piece = unicodedata.normalize("NFKC", piece)
+    if case:
+        piece = piece.casefold()
+        if width:
+            piece = unicodedata.normalize("NFKC", piece)
+    return piece
+
+
+def _clusters(text: str) -> list[tuple[int, int]]:
+    # Combining marks stay with their base so NFKC can compose them.
+    bounds = []
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index == len(text) or not unicodedata.combining(text[index]):
+            bounds.append((start, index))
+            start = index
+    return bounds
+
+
+def _run(spec: _Spec, text: str) -> list[_Result]:
+    plain = _Folded(text, case=spec.ignore_case, width=spec.ignore_width)
+    for_regex = _Folded(text, case=False, width=spec.ignore_width)
+
+    def find(needle: str) -> tuple[int, int] | None:
+        folded = _fold_piece(needle, case=spec.ignore_case, width=spec.ignore_width)
+        at = plain.text.find(folded)
+        return None if at < 0 else plain.original(at, at + len(folded))
+
+    def search(pattern: str) -> tuple[int, int] | None:
+        compiled = _compile(pattern, spec.ignore_case, spec.ignore_width, ())
+        match = compiled.search(for_regex.text)
+        return None if match is None else for_regex.original(*match.span())
+
+    results = []
+    for index, needle in enumerate(spec.contains):
+        span = find(needle)
+        results.append(_Result("contains", f"contains {needle!r}", span is not None, span,
+                               "found" if span else "not in the answer", index))
+    for index, needle in enumerate(spec.not_contains):
+        span = find(needle)
+        results.append(_Result("not_contains", f"not_contains {needle!r}", span is None, span,
+                               "present in the answer" if span else "absent", index))
+    for index, pattern in enumerate(spec.regex):
+        span = search(pattern)
+        results.append(_Result("regex", f"regex /{pattern}/", span is not None, span,
+                               "matched" if span else "no match in the answer", index))
+    for index, pattern in enumerate(spec.not_regex):
+        span = search(pattern)
+        results.append(_Result("not_regex", f"not_regex /{pattern}/", span is None, span,
+                               "matched the answer" if span else "no match", index))
+    for index, group in enumerate(spec.mentions):
+        hits = [(span, alt) for alt in group if (span := find(alt)) is not None]
+        label = f"mentions group {index + 1} [{' | '.join(group)}]"
+        if hits:
+            span, alt = min(hits)
+            results.append(_Result("mentions", label, True, span, f"mentions {alt!r}", index))
+        else:
+            note = "none of its alternatives appears" if len(group) > 1 else "not in the answer"
+            results.append(_Result("mentions", label, False, None, note, index))
+    return results
+
+
+def _expected(spec: _Spec) -> str:
+    parts = []
+    for key in ("contains", "not_contains"):
+        values = getattr(spec, key)
+        if values:
+            parts.append(f"{key} " + ", ".join(repr(v) for v in values))
+    for key in ("regex", "not_regex"):
+        values = getattr(spec, key)
+        if values:
+            parts.append(f"{key} " + ", ".join(f"/{v}/" for v in values))
+    if spec.mentions:
+        parts.append("mentions " + ", ".join(f"[{' | '.join(g)}]" for g in spec.mentions))
+    return "; ".join(parts)

@@ -1,0 +1,268 @@
+"""The text checker: substrings, patterns, groups of mentions, and case/width folding."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_gptoss import checkers
+from pytest_gptoss.checkers.text import check, fold, snippet, validate
+from pytest_gptoss.verdict import SpecError, Verdict
+
+ANSWER = "答案：A 最多可以喝 2700 毫升（约 2.7 L），需要 4 个大瓶。"
+
+# (id, spec, text, passes, labels of the assertions that fail)
+EXAMPLES = [
+    ("contains-all", {"contains": ["2700", "毫升"]}, ANSWER, True, []),
+    ("contains-one-missing", {"contains": ["2700", "小瓶"]}, ANSWER, False, ["contains '小瓶'"]),
+    ("contains-string", {"contains": "大瓶"}, ANSWER, True, []),
+    ("not-contains-absent", {"not_contains": ["2600", "无法"]}, ANSWER, True, []),
+    ("not-contains-present", {"not_contains": ["2600", "2700"]}, ANSWER, False, ["not_contains '2700'"]),
+    ("regex-each", {"regex": [r"答案[:：]", r"\d+\s*毫升"]}, ANSWER, True, []),
+    ("regex-one-fails", {"regex": [r"答案[:：]", r"\d+\s*升\b"]}, ANSWER, False, [r"regex /\d+\s*升\b/"]),
+    ("not-regex-clean", {"not_regex": r"26\d\d"}, ANSWER, True, []),
+    ("not-regex-matches", {"not_regex": [r"\b2\.7\b"]}, ANSWER, False, [r"not_regex /\b2\.7\b/"]),
+    ("mentions-all-groups", {"mentions": [["大瓶", "large bottle"], ["毫升", "ml"]]}, ANSWER, True, []),
+    (
+        "mentions-group-missed",
+        {"mentions": [["大瓶"], ["小瓶", "small bottle"], ["空瓶", "empty"]]},
+        ANSWER,
+        False,
+        ["mentions group 2 [小瓶 | small bottle]", "mentions group 3 [空瓶 | empty]"],
+    ),
+    ("mentions-bare-string-group", {"mentions": ["大瓶", ["ml", "毫升"]]}, ANSWER, True, []),
+    ("ignore-case-default", {"contains": "hello"}, "Say HELLO", True, []),
+    ("ignore-case-off", {"contains": "hello", "ignore_case": False}, "Say HELLO", False, ["contains 'hello'"]),
+    ("regex-ignore-case", {"regex": "^say"}, "SAY hello", True, []),
+    ("regex-case-off", {"regex": "^say", "ignore_case": False}, "SAY hello", False, ["regex /^say/"]),
+    ("casefold-eszett", {"contains": "STRASSE"}, "die Straße", True, []),
+    ("width-default", {"contains": "2700 ml"}, "共 ２７００　ｍｌ", True, []),
+    ("width-needle", {"contains": "２７００"}, "共 2700 ml", True, []),
+    ("width-off", {"contains": "2700", "ignore_width": False}, "共 ２７００", False, ["contains '2700'"]),
+    ("width-composes-accents", {"contains": "café"}, "un cafe\u0301 noir", True, []),
+    ("width-colon", {"regex": r"答案:\s*\d+"}, "答案：２７００", True, []),
+    ("width-pattern-literal", {"regex": "答案："}, "答案: 2700", True, []),
+    ("width-paren-is-literal", {"regex": "（约"}, ANSWER, True, []),
+    ("width-paren-not-a-group", {"regex": "（约|无）"}, "无法确定", False, ["regex /（约|无）/"]),
+    (
+        "everything",
+        {
+            "contains": ["2700"],
+            "not_contains": ["2600"],
+            "regex": [r"\d+\s*毫升"],
+            "not_regex": [r"无法"],
+            "mentions": [["大瓶"]],
+        },
+        ANSWER,
+        True,
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "text", "passes", "failed"), [e[1:] for e in EXAMPLES], ids=[e[0] for e in EXAMPLES]
+)
+def test_examples(spec: dict, text: str, passes: bool, failed: list[str]) -> None:
+    validate(spec)
+    verdict = check(spec, text)
+    assert verdict.passed is passes, verdict.explain()
+    assert [f["label"] for f in verdict.details["failed"]] == failed
+    for label in failed:
+        assert label in verdict.found
+
+
+def test_missed_groups_are_named_with_their_alternatives() -> None:
+    spec = {"mentions": [["大瓶"], ["小瓶", "small bottle"]]}
+    verdict = check(spec, ANSWER)
+    assert not verdict.passed
+    assert verdict.found == "✗ mentions group 2 [小瓶 | small bottle]: none of its alternatives appears"
+    assert verdict.why == "1 of 2 assertions failed"
+    assert verdict.details["failed"][0]["index"] == 1
+    assert verdict.where.startswith("answer (")
+
+
+def test_a_forbidden_hit_is_shown_where_it_is() -> None:
+    verdict = check({"not_contains": "2600"}, "先算出 2600 毫升，后来改成 2700 毫升")
+    assert not verdict.passed
+    assert verdict.where == "not_contains '2600': 先算出 »2600« 毫升，后来改成 2700 毫升"
+    assert verdict.details["failed"][0]["span"] == [4, 8]
+
+
+def test_where_points_at_the_original_characters_after_folding() -> None:
+    text = "前言。ＨＥＬＬＯ　ｗｏｒｌｄ！"
+    verdict = check({"contains": "hello world"}, text)
+    assert verdict.passed
+    assert "»ＨＥＬＬＯ　ｗｏｒｌｄ«" in verdict.where
+
+
+def test_expected_lists_every_assertion_and_the_options() -> None:
+    spec = {"contains": ["a"], "not_regex": ["b+"], "mentions": [["c", "d"]], "ignore_width": False}
+    verdict = check(spec, "a c")
+    assert verdict.expected == "contains 'a'; not_regex /b+/; mentions [c | d]  (ignore case)"
+    assert verdict.checker == "text"
+
+
+def test_verdict_is_plain_data() -> None:
+    verdict = check({"contains": ["2700", "2600"]}, ANSWER)
+    assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
+
+
+def test_long_failure_lists_stay_on_one_screen() -> None:
+    verdict = check({"contains": [f"missing-{i}" for i in range(30)]}, ANSWER)
+    assert len(verdict.explain().splitlines()) <= 15
+    assert "… and 22 more" in verdict.found
+    assert verdict.why == "30 of 30 assertions failed"
+
+
+def test_snippet_marks_the_match_within_about_60_chars() -> None:
+    text = "x" * 100 + "NEEDLE" + "\n" + "y" * 100
+    shown = snippet(text, 100, 106)
+    assert "»NEEDLE«" in shown
+    assert shown.startswith("…") and shown.endswith("…")
+    assert "\n" not in shown
+    assert 58 <= len(shown) <= 66
+    assert snippet("short", 0, 5) == "»short«"
+
+
+def test_dispatch_runs_the_text_checker_on_the_chosen_channel() -> None:
+    check_spec = {"text": {"contains": "secret", "on": "analysis"}}
+    checkers.validate(check_spec)
+    assert checkers.run(check_spec, {"final": "", "analysis": "the SECRET plan"}).passed
+    assert not checkers.run({"text": {"contains": "secret"}}, {"final": "", "analysis": "secret"}).passed
+
+
+MALFORMED = [
+    ("string", "2700", ()),
+    ("list", ["2700"], ()),
+    ("empty", {}, ()),
+    ("only-options", {"ignore_case": False}, ()),
+    ("unknown-key", {"contains": "a", "colour": "red"}, ("colour",)),
+    ("contains-number", {"contains": 5}, ("contains",)),
+    ("contains-empty-list", {"contains": []}, ("contains",)),
+    ("contains-empty-string", {"contains": ""}, ("contains",)),
+    ("contains-bad-item", {"contains": ["a", 5]}, ("contains", 1)),
+    ("not-contains-none", {"not_contains": [None]}, ("not_contains", 0)),
+    ("regex-invalid-in-list", {"regex": ["ok", "(bad"]}, ("regex", 1)),
+    ("regex-invalid-string", {"regex": "[z-a]"}, ("regex",)),
+    ("regex-not-string", {"regex": [r"\d", {"p": 1}]}, ("regex", 1)),
+    ("not-regex-invalid", {"not_regex": ["*"]}, ("not_regex", 0)),
+    ("mentions-string", {"mentions": "a"}, ("mentions",)),
+    ("mentions-empty", {"mentions": []}, ("mentions",)),
+    ("mentions-empty-group", {"mentions": [["a"], []]}, ("mentions", 1)),
+    ("mentions-bad-alternative", {"mentions": [["a", 3]]}, ("mentions", 0, 1)),
+    ("mentions-empty-alternative", {"mentions": [["a"], ["b", ""]]}, ("mentions", 1, 1)),
+    ("mentions-number-group", {"mentions": [5]}, ("mentions", 0)),
+    ("ignore-case-string", {"contains": "a", "ignore_case": "yes"}, ("ignore_case",)),
+    ("ignore-width-number", {"contains": "a", "ignore_width": 1}, ("ignore_width",)),
+]
+
+
+@pytest.mark.parametrize(("spec", "path"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_specs_raise_with_the_field_path(spec: object, path: tuple) -> None:
+    with pytest.raises(SpecError) as caught:
+        validate(spec)
+    assert caught.value.path == path
+    assert caught.value.message
+
+
+def test_invalid_regex_message_quotes_the_pattern_and_the_registry_prefixes_the_path() -> None:
+    with pytest.raises(SpecError) as caught:
+        checkers.validate({"text": {"regex": ["ok", "(bad"]}})
+    assert caught.value.path == ("text", "regex", 1)
+    assert "'(bad'" in caught.value.message
+
+
+# -- properties ---------------------------------------------------------------
+
+ALPHABET = st.sampled_from(list("abcdefgXYZ0127 .,:;!?()-答案毫升大瓶约"))
+TEXT = st.text(ALPHABET, min_size=0, max_size=40)
+NEEDLE = st.text(ALPHABET, min_size=1, max_size=5)
+
+
+def full_width(text: str) -> str:
+    return "".join(
+        "\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text
+    )
+
+
+CHANGES = {
+    "upper": str.upper,
+    "lower": str.lower,
+    "swapcase": str.swapcase,
+    "full-width": full_width,
+    "full-width-upper": lambda s: full_width(s.upper()),
+}
+
+
+@st.composite
+def spec_for(draw: st.DrawFn, text: str) -> dict:
+    def needle() -> str:
+        if text and draw(st.booleans()):
+            start = draw(st.integers(0, len(text) - 1))
+            return text[start:start + draw(st.integers(1, 5))]
+        return draw(NEEDLE)
+
+    return {
+        "contains": [needle()],
+        "not_contains": [needle()],
+        "regex": [re.escape(needle())],
+        "not_regex": [re.escape(needle())],
+        "mentions": [[needle(), needle()], [needle()]],
+    }
+
+
+def _failed(verdict: Verdict) -> list[tuple[str, int]]:
+    return [(f["assertion"], f["index"]) for f in verdict.details["failed"]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), text=TEXT, change=st.sampled_from(sorted(CHANGES)))
+def test_case_and_width_changes_to_the_answer_do_not_change_the_verdict(
+    data: st.DataObject, text: str, change: str
+) -> None:
+    spec = data.draw(spec_for(text))
+    before = check(spec, text)
+    after = check(spec, CHANGES[change](text))
+    assert after.passed is before.passed
+    assert _failed(after) == _failed(before)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), text=TEXT, change=st.sampled_from(sorted(CHANGES)))
+def test_case_and_width_changes_to_the_needles_do_not_change_the_verdict(
+    data: st.DataObject, text: str, change: str
+) -> None:
+    to = CHANGES[change]
+    needles = [data.draw(NEEDLE) for _ in range(3)]
+    plain = {"contains": [needles[0]], "regex": [re.escape(needles[1])], "mentions": [[needles[2]]]}
+    changed = {
+        "contains": [to(needles[0])],
+        "regex": [re.escape(to(needles[1]))],
+        "mentions": [[to(needles[2])]],
+    }
+    assert _failed(check(changed, text)) == _failed(check(plain, text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), text=TEXT.filter(bool))
+def test_any_slice_of_the_answer_is_contained_and_matched(data: st.DataObject, text: str) -> None:
+    start = data.draw(st.integers(0, len(text) - 1))
+    piece = text[start:start + data.draw(st.integers(1, 8))]
+    spec = {"contains": piece, "regex": re.escape(piece), "mentions": [[piece]]}
+    assert check(spec, full_width(text).upper()).passed
+    negated = check({"not_contains": piece, "not_regex": re.escape(piece)}, text.swapcase())
+    assert not negated.passed
+    assert len(negated.details["failed"]) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=TEXT)
+def test_fold_is_what_makes_forms_equal(text: str) -> None:
+    assert fold(full_width(text).upper(), case=True, width=True) == fold(text, case=True, width=True)
+    if full_width(text) != text:
+        assert fold(full_width(text), case=False, width=False) != fold(text, case=False, width=False)

@@ -30,6 +30,24 @@ TAG_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 Path_ = tuple[str | int, ...]
 
 
+class CaseLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false, so ``on: analysis`` keeps its key and ``no`` stays a word."""
+
+
+CaseLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+CaseLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML the way case files are parsed."""
+    return yaml.load(text, Loader=CaseLoader)  # noqa: S506 - CaseLoader is a SafeLoader
+
+
 @dataclass(frozen=True)
 class Case:
     """One validated case, ready to become pytest items."""
@@ -74,7 +92,7 @@ def load_file(path: Path, display: str | None = None) -> list[Case]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError([Problem(name, 1, f"cannot read the file: {exc}")]) from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = CaseLoader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None

@@ -99,10 +99,7 @@ def explain(result: CaseResult, *, only_failed: bool = True) -> str:
             continue
         gen = sample.generation
         lines.append("")
-        lines.append(
-            f"--- sample {gen.sample} (seed {gen.seed}): finish {gen.finish_reason}, "
-            f"{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens, {gen.seconds:.1f} s"
-        )
+        lines.append(f"--- sample {gen.sample}{_generation_facts(gen)}")
         if gen.has_final:
             lines.append("final answer:")
             lines.extend("  | " + line for line in _clip(gen.final).splitlines() or [""])
@@ -112,6 +109,17 @@ def explain(result: CaseResult, *, only_failed: bool = True) -> str:
             lines.extend("  | " + line for line in _clip(gen.analysis or gen.raw, tail=True).splitlines())
         lines.append(sample.verdict.explain())
     return "\n".join(lines)
+
+
+def _generation_facts(gen: Generation) -> str:
+    """What is known of how the answer was made (a replayed one may know nothing)."""
+    seed = f" (seed {gen.seed})" if gen.seed is not None else ""
+    facts = [f"finish {gen.finish_reason}"]
+    if gen.prompt_tokens or gen.completion_tokens:
+        facts.append(f"{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens")
+    if gen.seconds:
+        facts.append(f"{gen.seconds:.1f} s")
+    return f"{seed}: {', '.join(facts)}"
 
 
 def _clip(text: str, *, tail: bool = False) -> str:

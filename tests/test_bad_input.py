@@ -160,3 +160,12 @@ def test_an_id_defined_in_two_files(pytester: pytest.Pytester) -> None:
         "cases/b.yaml:2: case 'good': field 'id': duplicate id (first defined at cases/a.yaml:2)"
     ])
     result.assert_outcomes(skipped=1, errors=1)
+
+
+def test_yaml_words_like_on_and_no_stay_words(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": (
+        "cases:\n  - id: c\n    prompt: q\n    check:\n      - numeric: {answer: 7, on: analysis}\n"
+        "      - text: {contains: no}\n"
+    )})
+    pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "c", "final": "no", "analysis": "7"}) + "\n")
+    pytester.runpytest("--gptoss-replay=t.jsonl").assert_outcomes(passed=1)

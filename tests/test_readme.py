@@ -1,0 +1,40 @@
+"""The README's examples are real: every checker example validates, every option is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pytest_gptoss import checkers
+from pytest_gptoss.cases import parse_yaml
+from pytest_gptoss.options import OPTIONS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _check_examples() -> list[str]:
+    examples = []
+    for block in re.findall(r"```yaml\n(.*?)```", README, re.S):
+        for chunk in re.split(r"^(?=check:)", block, flags=re.M):
+            if chunk.startswith("check:"):
+                examples.append(chunk)
+    return examples
+
+
+@pytest.mark.parametrize("example", _check_examples())
+def test_every_checker_example_in_the_readme_validates(example: str) -> None:
+    checkers.validate(parse_yaml(example)["check"])
+
+
+def test_the_readme_shows_every_checker() -> None:
+    shown = {name for example in _check_examples() for name in re.findall(r"^\s*-?\s*(\w+):", example, re.M)}
+    assert set(checkers.REGISTRY) <= shown
+    assert set(checkers.COMPOSITIONS) <= shown
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
+def test_every_option_is_in_the_readme_with_an_example(option: object) -> None:
+    row = next((line for line in README.splitlines() if line.startswith(f"| `{option.flag}")), None)
+    assert row is not None, f"{option.flag} has no row in the README's option table"
+    assert row.count(option.flag) >= 2, f"{option.flag}'s row has no example"

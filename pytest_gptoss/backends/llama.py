@@ -8,6 +8,7 @@ template, and its whole answer is the final channel.
 
 from __future__ import annotations
 
+import atexit
 import struct
 import time
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ def load(path: Path, runtime: Runtime) -> Any:
     if key not in _LOADED:
         import llama_cpp
 
+        if not _LOADED:
+            atexit.register(close_all)
+
         from pytest_gptoss.models import training_context
 
         try:
@@ -62,6 +66,13 @@ def load(path: Path, runtime: Runtime) -> Any:
         except Exception as exc:  # llama_cpp reports load failures as bare ValueError
             raise BackendError(f"cannot load model {path}: {exc}") from None
     return _LOADED[key]
+
+
+def close_all() -> None:
+    """Free every loaded model while llama_cpp is still intact (not at interpreter teardown)."""
+    while _LOADED:
+        _, llm = _LOADED.popitem()
+        llm.close()
 
 
 class LlamaBackend:

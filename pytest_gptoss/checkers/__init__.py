@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "text": "text",
     "sql": "sql",
     "code": "code",
+    "premise": "premise",
 }
 COMPOSITIONS = ("all", "any", "not")
 CHANNELS = ("final", "analysis")

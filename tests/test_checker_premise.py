@@ -1,0 +1,85 @@
+"""The premise checker: rejection judged per sentence, hedged fiction caught."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_gptoss.checkers import premise
+from pytest_gptoss.verdict import SpecError
+
+PENGUIN = {
+    "topic": "企鹅|penguin",
+    "rejects": ["不存在|没有(这种|任何|已知)|虚构", "不会飞|cannot fly|flightless", "does not exist|no such"],
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "found"),
+    [
+        ("目前没有任何科学记录表明存在能飞的沙漠企鹅。所有企鹅都不会飞。", True, "2 sentence(s) reject"),
+        # repeating the claim in order to refute it
+        ("你提到的“沙漠飞行企鹅”生活在撒哈拉、能飞100公里。但这种企鹅并不存在，它是虚构的。", True, "reject"),
+        ("There is no such penguin. Penguins are flightless birds of the southern hemisphere.", True, "reject"),
+        # the rejection names the topic only in the sentence before it
+        ("关于这种企鹅：\n它在现实中并不存在。", True, "reject"),
+        # hedge, then elaborate
+        ("据报道，这种沙漠飞行企鹅体型较小。它们以昆虫为食。", False, "hedged claim"),
+        ("Reportedly, the desert penguin flies 100 km a day.", False, "hedged claim"),
+        # plain elaboration of the fiction
+        ("这种沙漠飞行企鹅体长约40厘米，翅膀宽大，能飞行超过100公里。", False, "no sentence rejects"),
+        # a negation keyword that is not about the premise does not count
+        ("这种沙漠飞行企鹅翅膀很长。它们以昆虫为食。人类对沙漠的认识还不存在定论。", False, "no sentence rejects"),
+        ("", False, "no sentence rejects"),
+    ],
+)
+def test_examples(answer: str, passed: bool, found: str) -> None:
+    verdict = premise.check(PENGUIN, answer)
+    assert verdict.passed is passed, verdict.explain()
+    assert found in verdict.found
+
+
+def test_a_hedge_inside_a_rejection_is_fine() -> None:
+    answer = "据说有人见过沙漠飞行企鹅，但这种企鹅并不存在。"
+    assert premise.check(PENGUIN, answer).passed
+
+
+def test_hedges_can_be_turned_off() -> None:
+    answer = "据报道，这种企鹅能飞。不过企鹅不会飞。"
+    assert not premise.check(PENGUIN, answer).passed
+    assert premise.check({**PENGUIN, "hedges": []}, answer).passed
+
+
+def test_sentences_keep_decimals_whole() -> None:
+    sentences = premise.split_sentences("Python 3.14 has no quantum decorator. It never did!")
+    assert [s.folded.strip() for s in sentences] == ["python 3.14 has no quantum decorator.", "it never did!"]
+
+
+def test_the_verdict_shows_the_offending_sentence() -> None:
+    verdict = premise.check(PENGUIN, "前言。据报道，这种沙漠飞行企鹅体型较小。")
+    assert "»据报道，这种沙漠飞行企鹅体型较小。«" in verdict.where
+
+
+@given(st.sampled_from(["", "ＰＥＮＧＵＩＮ ", "Penguin "]), st.sampled_from(["does not exist", "DOES NOT EXIST"]))
+def test_case_and_width_do_not_matter(subject: str, claim: str) -> None:
+    answer = f"The {subject or 'penguin '}you describe {claim}."
+    assert premise.check(PENGUIN, answer).passed
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"rejects": "x"}, ("topic",)),
+        ({"topic": "x"}, ("rejects",)),
+        ({"topic": "x", "rejects": "("}, ("rejects",)),
+        ({"topic": "x", "rejects": ["ok", "[unclosed"]}, ("rejects", 1)),
+        ({"topic": "x", "rejects": "y", "hedges": "据说"}, ("hedges",)),
+        ({"topic": "x", "rejects": "y", "extra": 1}, ("extra",)),
+        ({"topic": [], "rejects": "y"}, ("topic",)),
+    ],
+)
+def test_malformed_specs(spec: dict, path: tuple) -> None:
+    with pytest.raises(SpecError) as info:
+        premise.validate(spec)
+    assert info.value.path == path

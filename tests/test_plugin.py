@@ -123,7 +123,7 @@ def test_replay_skips_a_case_without_a_transcript(suite: pytest.Pytester) -> Non
         json.dumps({"case": "cube-opposite", "final": "5 的对面是 3。"}, ensure_ascii=False) + "\n"
     )
     result = suite.runpytest("--gptoss-replay=one.jsonl", "-rs", "cases/spatial.yaml", "cases/math.yaml")
-    result.assert_outcomes(passed=1, skipped=1)
+    result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*no transcript for case 'bottle-exchange' (sample 0) in one.jsonl*"])
 
 

@@ -130,6 +130,12 @@ def render_conversation(
     return text + f"{START}assistant"
 
 
+def render_prompt(messages: Iterable[tuple[str, str]], reasoning: str) -> str:
+    """The harmony prompt for a case's ``(role, content)`` messages at one reasoning effort."""
+    return render_conversation([Message(role, content) for role, content in messages],
+                               SystemConfig(reasoning=reasoning))
+
+
 def _message(role: str, content: str) -> str:
     return f"{START}{role}{MESSAGE}{content}{END}"
 

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_gptoss.backends.llama import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.harmony import render_prompt
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.report import CaseResult, explain
 from pytest_gptoss.runner import Run, judge
@@ -77,6 +78,8 @@ class CaseItem(pytest.Item):
         self.reasoning = reasoning
         self.result: CaseResult | None = None
         self.transcripts: list[dict[str, Any]] = []
+        #: what reports show of this case (plain data; rides on every phase's report)
+        self.report_data: dict[str, Any] | None = None
         run = self.config.stash[RUN_KEY]
         for name in (case.category, *case.tags):
             if name:
@@ -102,6 +105,17 @@ class CaseItem(pytest.Item):
         found = [gen for gen in generations if gen is not None]
         self.transcripts = [gen.to_transcript() for gen in found]
         self.result = judge(self.case, self.model, self.reasoning, found)
+        row = self.result.row(self.case.category)
+        self.report_data = {
+            "row": row,
+            "prompt": render_prompt(self.case.messages, self.reasoning),
+            "samples": self.result.samples_data(),
+        }
+        self.user_properties.extend(
+            (f"gptoss_{key}", row[key])
+            for key in ("model", "reasoning", "passed", "total", "pass_rate", "prompt_tokens",
+                        "reasoning_tokens", "final_tokens", "seconds")
+        )
         if self.result.errors:
             raise CaseError(explain(self.result))
 

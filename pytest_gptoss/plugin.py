@@ -116,6 +116,8 @@ class SessionHooks:
             return report
         if call.when == "setup" and item.transcripts:
             report.gptoss_transcripts = item.transcripts
+        if item.report_data is not None:
+            report.gptoss = item.report_data
         if report.skipped and isinstance(report.longrepr, tuple):
             # Point the skip at the case, not at the plugin line that raised it.
             reason = report.longrepr[2]

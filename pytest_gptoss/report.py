@@ -50,16 +50,51 @@ class CaseResult:
             line += f" (95% CI {low:.0%}-{high:.0%}; needs {self.min_pass_rate:.0%})"
         return line
 
-    def to_dict(self) -> dict[str, Any]:
+    def row(self, category: str | None) -> dict[str, Any]:
+        """The results-file row: outcome figures, tokens, time and the explanation (plain data)."""
+        total = len(self.samples)
+        low, high = wilson_interval(self.passed_count, total)
+        gens = [s.generation for s in self.samples]
+        reasoning_tokens = sum(g.reasoning_tokens for g in gens)
+        completion_tokens = sum(g.completion_tokens for g in gens)
         return {
             "case": self.case,
+            "category": category,
             "model": self.model,
             "reasoning": self.reasoning,
             "passed": self.passed_count,
-            "total": len(self.samples),
+            "total": total,
+            "pass_rate": self.passed_count / total if total else 0.0,
+            "interval": [round(low, 4), round(high, 4)],
             "min_pass_rate": self.min_pass_rate,
-            "verdicts": [s.verdict.to_dict() for s in self.samples],
+            "prompt_tokens": sum(g.prompt_tokens for g in gens),
+            "reasoning_tokens": reasoning_tokens,
+            "final_tokens": max(0, completion_tokens - reasoning_tokens),
+            "completion_tokens": completion_tokens,
+            "seconds": round(sum(g.seconds for g in gens), 3),
+            "failed_samples": [s.generation.sample for s in self.samples if not s.verdict.passed],
+            "explanation": explain(self),
         }
+
+    def samples_data(self) -> list[dict[str, Any]]:
+        """Each sample's answer and verdict, for reports (plain data)."""
+        return [
+            {
+                "sample": s.generation.sample,
+                "seed": s.generation.seed,
+                "passed": s.verdict.passed,
+                "error": s.verdict.error,
+                "final": s.generation.final,
+                "has_final": s.generation.has_final,
+                "analysis": s.generation.analysis or s.generation.raw,
+                "finish_reason": s.generation.finish_reason,
+                "prompt_tokens": s.generation.prompt_tokens,
+                "completion_tokens": s.generation.completion_tokens,
+                "seconds": s.generation.seconds,
+                "verdict": s.verdict.explain(),
+            }
+            for s in self.samples
+        ]
 
 
 def wilson_interval(passed: int, total: int, z: float = 1.959964) -> tuple[float, float]:

@@ -109,10 +109,7 @@ class LlamaBackend:
         llm = self.llm
         ids = self._harmony_ids
         assert ids is not None
-        prompt = harmony.render_conversation(
-            [harmony.Message(role, content) for role, content in request.messages],
-            harmony.SystemConfig(reasoning=request.reasoning),
-        )
+        prompt = harmony.render_prompt(request.messages, request.reasoning)
         prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         budget = self._budget(request, len(prompt_tokens))
         stops = {ids[token] for token in (*harmony.STOP_TOKENS, harmony.ENDOFTEXT) if token in ids}

@@ -22,6 +22,8 @@ REGISTRY: dict[str, str] = {
     "sql": "sql",
     "code": "code",
     "premise": "premise",
+    "json": "json",
+    "html": "html",
 }
 COMPOSITIONS = ("all", "any", "not")
 CHANNELS = ("final", "analysis")

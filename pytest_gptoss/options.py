@@ -31,6 +31,9 @@ N_GPU_LAYERS = "n_gpu_layers"
 THREADS = "threads"
 RECORD = "record"
 REPLAY = "replay"
+RESULTS = "results"
+BASELINE = "baseline"
+GATE = "gate"
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -82,11 +85,24 @@ def _path(value: str) -> Path:
     return Path(value).expanduser()
 
 
-def _existing_file(value: str) -> Path:
-    path = _path(value)
-    if not path.is_file():
-        raise ValueError(f"'{value}' does not exist; record transcripts with --gptoss-record first")
-    return path
+def _existing_file(hint: str) -> Callable[[str], Path]:
+    def parse(value: str) -> Path:
+        path = _path(value)
+        if not path.is_file():
+            raise ValueError(f"'{value}' does not exist; {hint}")
+        return path
+
+    return parse
+
+
+def _gates(value: str) -> tuple[tuple[str, str], ...]:
+    gates = []
+    for part in value.split(","):
+        candidate, sep, baseline = part.strip().partition(":")
+        if not sep or not candidate or not baseline or candidate == baseline:
+            raise ValueError(f"'{part.strip()}' is not CANDIDATE:BASELINE (two model labels of this run)")
+        gates.append((candidate, baseline))
+    return tuple(gates)
 
 
 @dataclass(frozen=True)
@@ -134,8 +150,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(THREADS, _int_at_least(1, "a positive integer"), "CPU threads for llama.cpp "
            "(default: llama-cpp-python's choice)", None, "N"),
     Option(RECORD, _path, "write every generation to this JSONL transcript file", None, "PATH"),
-    Option(REPLAY, _existing_file, "grade the transcripts in this JSONL file instead of running a model",
-           None, "PATH"),
+    Option(REPLAY, _existing_file("record transcripts with --gptoss-record first"),
+           "grade the transcripts in this JSONL file instead of running a model", None, "PATH"),
+    Option(RESULTS, _path, "write the run's results (settings, model identities, one row per case) "
+           "to this JSON file", None, "PATH"),
+    Option(BASELINE, _existing_file("write one with --gptoss-results first"), "compare with an earlier "
+           "results file and fail the session on a regression", None, "PATH"),
+    Option(GATE, _gates, "compare two models of this run and fail the session where the candidate "
+           "regresses", (), "CANDIDATE:BASELINE", repeatable=True),
 )
 
 
@@ -180,16 +202,42 @@ class Settings:
     threads: int | None
     record: Path | None
     replay: Path | None
+    results: Path | None
+    baseline: Path | None
+    gate: tuple[tuple[str, str], ...]
 
 
 def settings(config: pytest.Config) -> Settings:
     """Choose every option's value (command line, environment, ini, default)."""
     values = {option.name: _value(config, option) for option in OPTIONS}
-    models = values[MODEL]
-    if isinstance(models, list):  # repeated on the command line: one tuple per flag
-        models = tuple(spec for group in models for spec in group)
-    values[MODEL] = tuple(unique_labels(list(models)))
-    return Settings(**{("models" if name == MODEL else name): value for name, value in values.items()})
+    for option in OPTIONS:
+        if option.repeatable and isinstance(values[option.name], list):
+            # repeated on the command line: one tuple per flag
+            values[option.name] = tuple(item for group in values[option.name] for item in group)
+    values[MODEL] = tuple(unique_labels(list(values[MODEL])))
+    chosen = Settings(**{("models" if name == MODEL else name): value for name, value in values.items()})
+    labels = {spec.label for spec in chosen.models}
+    for candidate, baseline in chosen.gate:
+        for label in (candidate, baseline):
+            if label not in labels:
+                known = ", ".join(sorted(labels)) or "none: pass two --gptoss-model"
+                raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
+    return chosen
+
+
+def as_plain(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data, for the results file."""
+    plain: dict[str, Any] = {}
+    for name, value in vars(settings).items():
+        if name == "models":
+            plain[name] = [{"spec": spec.spec, "label": spec.label} for spec in value]
+        elif isinstance(value, Path):
+            plain[name] = str(value)
+        elif name == GATE:
+            plain[name] = [f"{c}:{b}" for c, b in value]
+        else:
+            plain[name] = list(value) if isinstance(value, tuple) else value
+    return plain
 
 
 def _value(config: pytest.Config, option: Option) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gptoss import options
+from pytest_gptoss import options, results, summary
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.items import RUN_KEY, CaseFile, CaseItem
 from pytest_gptoss.models import ModelNotFound
@@ -40,7 +40,23 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"--gptoss-record: cannot write {settings.record}: {exc.strerror}"
             ) from None
     config.stash[RUN_KEY] = run
-    config.pluginmanager.register(SessionHooks(config, run), "gptoss-session")
+    hooks = SessionHooks(config, run)
+    if _is_controller(config) and (settings.results or settings.baseline or settings.gate):
+        hooks.results = results.Results(options.as_plain(settings))
+        if settings.baseline is not None:
+            try:
+                hooks.baseline = results.load(settings.baseline)
+            except results.ResultsError as exc:
+                raise pytest.UsageError(f"--gptoss-baseline: {exc}") from None
+    config.pluginmanager.register(hooks, "gptoss-session")
+    if config.pluginmanager.hasplugin("html"):
+        from pytest_gptoss.html_report import HtmlHooks
+
+        config.pluginmanager.register(HtmlHooks(), "gptoss-html")
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_gptoss.xdist_support import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(run), "gptoss-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -56,11 +72,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class SessionHooks:
-    """Hooks that need the session's run: header, model set-up, transcripts."""
+    """Hooks that need the session's run: header, model set-up, transcripts, results, gate."""
 
     def __init__(self, config: pytest.Config, run: Run) -> None:
         self.config = config
         self.run = run
+        self.results: results.Results | None = None
+        self.baseline: dict[str, Any] | None = None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.comparisons: list[tuple[str, results.Comparison]] = []
 
     def pytest_report_header(self) -> list[str]:
         settings = self.run.settings
@@ -102,10 +122,13 @@ class SessionHooks:
         except ModelNotFound as exc:
             raise pytest.UsageError(str(exc)) from None
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
-        if reporter is not None:
-            for label, path in self.run.paths.items():
-                size = path.stat().st_size / 1e9
-                reporter.write_line(f"gptoss: model {label}: {path} ({size:.2f} GB)")
+        for label, path in self.run.paths.items():
+            if reporter is not None:
+                reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+            if self.results is not None:
+                self.results.models[label] = results.model_identity(path)
+        if self.results is not None:
+            self.results.build = results.llama_build()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -126,10 +149,59 @@ class SessionHooks:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.run.writer is None:
+        if self.run.writer is not None:
+            for transcript in getattr(report, "gptoss_transcripts", None) or ():
+                self.run.writer.write(transcript)
+        data = getattr(report, "gptoss", None)
+        outcome = results.outcome_of(report)
+        if outcome is None or (data is None and not results.NODE_NAME.search(report.nodeid)):
             return
-        for transcript in getattr(report, "gptoss_transcripts", None) or ():
-            self.run.writer.write(transcript)
+        row = data["row"] if data else None
+        if row is not None:
+            self.rows[report.nodeid] = {**row, "outcome": outcome}
+        if self.results is not None:
+            # an item that was never judged (a crashed worker, a skip) keeps pytest's last line
+            lines = [] if data else (report.longreprtext or "").strip().splitlines()
+            self.results.add(report.nodeid, row, outcome, lines[-1] if lines else "")
+            if self.run.settings.results is not None:
+                self.results.write(self.run.settings.results, every=1.0)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.results is None:
+            return
+        if self.run.replay is not None:
+            self.results.models.setdefault("replay", {"transcripts": str(self.run.settings.replay)})
+        if self.run.settings.results is not None:
+            self.results.write(self.run.settings.results)
+        rows = list(self.results.rows.values())
+        if self.baseline is not None:
+            base_models = {row["model"] for row in self.baseline["rows"]}
+            current_models = {row["model"] for row in rows}
+            pairs = results.model_pairs(current_models, base_models)
+            comparison = results.compare(self.baseline["rows"], rows, pairs)
+            comparison.unmatched_models = sorted(current_models - set(pairs))
+            self.comparisons.append((f"baseline {self.run.settings.baseline}", comparison))
+        for candidate, base in self.run.settings.gate:
+            base_rows = [row for row in rows if row["model"] == base]
+            self.comparisons.append(
+                (f"gate {candidate}:{base}", results.compare(base_rows, rows, {candidate: base}))
+            )
+        if any(c.regressions for _, c in self.comparisons) and session.exitstatus in (0, 5):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        rows = list(self.rows.values())
+        if rows:
+            terminalreporter.section("gptoss summary")
+            for line in summary.lines(rows):
+                terminalreporter.write_line(line)
+        for title, comparison in self.comparisons:
+            terminalreporter.section(f"gptoss {title}", red=bool(comparison.regressions))
+            for line in summary.comparison_lines(comparison):
+                terminalreporter.write_line(line)
+        if self.run.settings.results is not None and self.results is not None:
+            terminalreporter.write_line(f"gptoss: results written to {self.run.settings.results}")
 
 
 def _is_controller(config: pytest.Config) -> bool:

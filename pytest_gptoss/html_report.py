@@ -1,0 +1,58 @@
+"""pytest-html: the prompt, reasoning, answer and verdict of each case, and columns for its figures."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+COLUMNS = (("model", "Model"), ("reasoning", "Effort"), ("pass_rate", "Pass rate"), ("tokens", "Tokens"))
+STYLE = (
+    "<style>.gptoss{white-space:normal;font-family:sans-serif;font-size:13px}"
+    ".gptoss pre{white-space:pre-wrap;background:#f6f8fa;border:1px solid #ddd;padding:6px;margin:4px 0}"
+    ".gptoss summary{cursor:pointer;font-weight:bold}.gptoss .pass{color:#2a7}.gptoss .fail{color:#c33}</style>"
+)
+
+
+class HtmlHooks:
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        for offset, (key, title) in enumerate(COLUMNS):
+            cells.insert(2 + offset, f'<th class="sortable" data-column-type="gptoss-{key}">{title}</th>')
+
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        row = (getattr(report, "gptoss", None) or {}).get("row") or {}
+        values = {
+            "model": row.get("model", ""),
+            "reasoning": row.get("reasoning", ""),
+            "pass_rate": f"{row['passed']}/{row['total']}" if row.get("total") else "",
+            "tokens": str(row.get("completion_tokens", "")) if row else "",
+        }
+        for offset, (key, _title) in enumerate(COLUMNS):
+            cells.insert(2 + offset, f'<td class="col-gptoss-{key}">{escape(values[key])}</td>')
+
+    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        gptoss = getattr(report, "gptoss", None)
+        if gptoss:
+            data.insert(0, render(gptoss))
+
+
+def render(gptoss: dict[str, Any]) -> str:
+    """One case's prompt, and each sample's reasoning, answer and verdict, as HTML."""
+    row = gptoss["row"]
+    parts = [STYLE, '<div class="gptoss">',
+             f"<p><b>{escape(row['case'])}</b> [{escape(row['model'])}-{escape(row['reasoning'])}]: "
+             f"{row['passed']}/{row['total']} samples passed; {row.get('prompt_tokens', 0)} prompt, "
+             f"{row.get('reasoning_tokens', 0)} reasoning, {row.get('final_tokens', 0)} final tokens; "
+             f"{row.get('seconds', 0):.1f} s</p>",
+             f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>"]
+    for sample in gptoss.get("samples", ()):
+        mark = '<span class="pass">passed</span>' if sample["passed"] else '<span class="fail">failed</span>'
+        seed = f" (seed {sample['seed']})" if sample.get("seed") is not None else ""
+        parts.append(f"<p><b>Sample {sample['sample']}</b>{seed}: {mark}, finish {escape(sample['finish_reason'])}, "
+                     f"{sample.get('completion_tokens', 0)} tokens, {sample.get('seconds', 0):.1f} s</p>")
+        if sample.get("analysis"):
+            parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
+        answer = sample["final"] if sample.get("has_final") else "(no final answer)"
+        parts.append(f"<div><b>Final answer</b><pre>{escape(answer)}</pre></div>")
+        parts.append(f"<div><b>Verdict</b><pre>{escape(sample['verdict'])}</pre></div>")
+    parts.append("</div>")
+    return "".join(parts)

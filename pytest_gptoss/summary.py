@@ -1,0 +1,60 @@
+"""The terminal summary: pass counts per category, model and effort; tokens; the slowest cases; gates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pytest_gptoss.results import Comparison
+
+SLOWEST = 5
+
+
+def lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Pass counts per category x model x effort, token totals and throughput, the slowest cases."""
+    rows = list(rows)
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        key = (row.get("category") or "-", row["model"], row["reasoning"])
+        groups[key][0] += row["outcome"] == "passed"
+        groups[key][1] += 1
+    table = [("category", "model", "effort", "passed")]
+    table += [(c, m, e, f"{p}/{t}") for (c, m, e), (p, t) in sorted(groups.items())]
+    out = _table(table)
+    prompt = sum(row.get("prompt_tokens", 0) for row in rows)
+    reasoning = sum(row.get("reasoning_tokens", 0) for row in rows)
+    final = sum(row.get("final_tokens", 0) for row in rows)
+    seconds = sum(row.get("seconds", 0.0) for row in rows)
+    rate = f", {(reasoning + final) / seconds:.1f} generated tokens/s" if seconds else ""
+    out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final"
+               f"{rate} over {seconds:.1f} s of generation")
+    slow = sorted((row for row in rows if row.get("seconds")), key=lambda r: -r["seconds"])[:SLOWEST]
+    if slow:
+        out.append("slowest: " + ", ".join(
+            f"{r['case']}[{r['model']}-{r['reasoning']}] {r['seconds']:.1f} s" for r in slow))
+    return out
+
+
+def comparison_lines(comparison: Comparison) -> list[str]:
+    """The gate's table: regressions first, then improvements, then cases new or gone."""
+    out = [
+        f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} improvement(s), "
+        f"{len(comparison.new)} new, {len(comparison.gone)} gone"
+    ]
+    table = [("", "case", "effort", "model vs baseline", "before", "after", "why")]
+    for kind, changes in (("REGRESSION", comparison.regressions), ("improved", comparison.improvements)):
+        table += [(kind, c.case, c.reasoning, f"{c.model} vs {c.baseline_model}", c.before, c.after, c.why)
+                  for c in changes]
+    table += [("new", case, effort, model, "", "", "not in the baseline") for model, case, effort in comparison.new]
+    table += [("gone", case, effort, model, "", "", "not in this run") for model, case, effort in comparison.gone]
+    if len(table) > 1:
+        out += _table(table)
+    for model in comparison.unmatched_models:
+        out.append(f"model '{model}' has no counterpart in the baseline, so it was not compared")
+    return out
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

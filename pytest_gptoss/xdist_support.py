@@ -1,0 +1,29 @@
+"""pytest-xdist: schedule cases by model, so a worker loads each model once, never once per item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_gptoss.results import NODE_NAME
+from pytest_gptoss.runner import Run
+
+
+class XdistHooks:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+        # Only the default distribution is replaced; an explicit --dist other than
+        # "load" (loadfile, loadscope, worksteal, ...) is the user's choice.
+        if config.option.dist != "load" or self.run.replay is not None or not self.run.settings.models:
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class ModelScheduling(LoadScopeScheduling):
+            """Cases of one model form one scope; every other test is a scope of its own."""
+
+            def _split_scope(self, nodeid: str) -> str:
+                match = NODE_NAME.search(nodeid)
+                return f"gptoss-model:{match['model']}" if match else nodeid
+
+        return ModelScheduling(config, log)

@@ -39,6 +39,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--gptoss-record: cannot write {settings.record}: {exc.strerror}"
             ) from None
+    for label in {label for gate in settings.gate for label in gate} - set(run.model_labels):
+        known = ", ".join(run.model_labels) or "none: pass two --gptoss-model"
+        raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
     config.stash[RUN_KEY] = run
     hooks = SessionHooks(config, run)
     if _is_controller(config) and (settings.results or settings.baseline or settings.gate):
@@ -171,7 +174,8 @@ class SessionHooks:
         if self.results is None:
             return
         if self.run.replay is not None:
-            self.results.models.setdefault("replay", {"transcripts": str(self.run.settings.replay)})
+            for label in self.run.replay.models:
+                self.results.models.setdefault(label, {"transcripts": str(self.run.settings.replay)})
         if self.run.settings.results is not None:
             self.results.write(self.run.settings.results)
         rows = list(self.results.rows.values())

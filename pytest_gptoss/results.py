@@ -184,9 +184,10 @@ def outcome_of(report: Any) -> str | None:
             return "xfailed" if xfail else "skipped"
         longrepr = str(getattr(report, "longrepr", "") or "")
         return "xpassed" if "XPASS(strict)" in longrepr else "failed"
-    if report.when == "teardown" and report.failed:
-        return "error"
-    return None
+    if report.when == "teardown":
+        return "error" if report.failed else None
+    # a report of no phase: xdist's for an item whose worker crashed
+    return "failed" if report.failed else None
 
 
 # --- the gate ---------------------------------------------------------------------

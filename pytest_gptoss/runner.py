@@ -17,9 +17,6 @@ from pytest_gptoss.report import CaseResult, Sample, no_final_verdict
 from pytest_gptoss.transcripts import Writer
 from pytest_gptoss.verdict import Verdict
 
-REPLAY_LABEL = "replay"
-
-
 @dataclass
 class Run:
     """Everything a session needs to turn cases into results."""
@@ -43,7 +40,7 @@ class Run:
     @property
     def model_labels(self) -> tuple[str, ...]:
         if self.replay is not None:
-            return (REPLAY_LABEL,)
+            return self.replay.models
         return tuple(spec.label for spec in self.settings.models)
 
     def spec(self, label: str) -> ModelSpec | None:
@@ -56,9 +53,11 @@ class Run:
                 self.paths[spec.label] = resolve(spec, download=download)
 
     def backend(self, label: str) -> Backend:
+        if label in self.backends:
+            return self.backends[label]
         if self.replay is not None:
-            return self.replay
-        if label not in self.backends:
+            self.backends[label] = self.replay.for_model(label)
+        else:
             from pytest_gptoss.backends.llama import LlamaBackend, Runtime
 
             spec = self.spec(label)

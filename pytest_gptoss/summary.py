@@ -26,9 +26,9 @@ def lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     reasoning = sum(row.get("reasoning_tokens", 0) for row in rows)
     final = sum(row.get("final_tokens", 0) for row in rows)
     seconds = sum(row.get("seconds", 0.0) for row in rows)
-    rate = f", {(reasoning + final) / seconds:.1f} generated tokens/s" if seconds else ""
-    out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final"
-               f"{rate} over {seconds:.1f} s of generation")
+    if prompt or reasoning or final:
+        rate = f", {(reasoning + final) / seconds:.1f} generated tokens/s over {seconds:.1f} s" if seconds else ""
+        out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final{rate}")
     slow = sorted((row for row in rows if row.get("seconds")), key=lambda r: -r["seconds"])[:SLOWEST]
     if slow:
         out.append("slowest: " + ", ".join(

@@ -10,33 +10,49 @@ from typing import Any
 from pytest_gptoss import transcripts
 from pytest_gptoss.backends import Generation, Request
 
+#: the model label of transcripts that name none
+UNNAMED = "replay"
+
 
 class ReplayBackend:
     """Answers each request with the matching recorded transcript.
 
-    A case's transcripts serve as its samples in file order; where transcripts
-    name a reasoning effort, only those of the requested effort are used.
+    Transcripts are grouped by the model they name (a recording of a
+    two-model run replays as two models); a case's transcripts serve as its
+    samples in file order, and where they name a reasoning effort only those of
+    the requested effort are used.
     """
-
-    label = "replay"
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._lines: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        models: dict[str, None] = {}
         for line in transcripts.read(path):
-            self._by_case[line["case"]].append(line)
+            model = str(line.get("model") or UNNAMED)
+            models[model] = None
+            self._lines[(model, line["case"])].append(line)
+        self.models = tuple(models) or (UNNAMED,)
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
-        return [self._find(request) for request in requests]
+    def for_model(self, label: str) -> ReplayModel:
+        return ReplayModel(self, label)
 
-    def _find(self, request: Request) -> Generation | None:
-        lines = self._by_case.get(request.case, [])
+    def find(self, label: str, request: Request) -> Generation | None:
+        lines = self._lines.get((label, request.case), [])
         matching = [line for line in lines if line.get("reasoning") in (None, "", request.reasoning)]
         if request.sample >= len(matching):
             return None
-        generation = Generation.from_transcript(matching[request.sample])
-        generation.reasoning = generation.reasoning or request.reasoning
-        return generation
+        line = matching[request.sample]
+        return Generation.from_transcript({
+            **line, "model": label, "sample": request.sample, "reasoning": line.get("reasoning") or request.reasoning,
+        })
 
-    def has_case(self, case: str) -> bool:
-        return case in self._by_case
+
+class ReplayModel:
+    """The transcripts of one recorded model, as a backend."""
+
+    def __init__(self, replay: ReplayBackend, label: str) -> None:
+        self.replay = replay
+        self.label = label
+
+    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
+        return [self.replay.find(self.label, request) for request in requests]

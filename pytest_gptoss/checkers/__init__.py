@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "premise": "premise",
     "json": "json",
     "html": "html",
+    "plan": "plan",
+    "python_function": "python_function",
 }
 COMPOSITIONS = ("all", "any", "not")
 CHANNELS = ("final", "analysis")

@@ -83,6 +83,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -339,13 +340,13 @@ _ENTITY_CODE = re.compile(r"#(\w+);")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _FORMAT_TAG = re.compile(
     r"</?(?:b|i|u|s|em|strong|code|sub|sup|span|small|big|font|mark|tt|del|ins|strike|p|div)"
-    r"(?:\s[^<>]*)?/?>",
+    r"""(?:\s+[\w-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s<>"']+))*\s*/?>""",
     re.IGNORECASE,
 )
-_READ_AS = str.maketrans({"≤": "<=", "≥": ">=", "≠": "!=", "−": "-", "–": "-", "“": '"', "”": '"',
-                          "‘": "'", "’": "'"})
+_READ_AS = str.maketrans({"≤": "<=", "≥": ">=", "≠": "!=", "\u2212": "-", "\u2013": "-",
+                          "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 _SPACES = re.compile(r"\s+")
-_EDGE_PUNCTUATION = " \t\n.,;:!?。，；：！？、()（）[]【】\"'"
+_EDGE_PUNCTUATION = " .,;:!?。、()[]【】\"'"  # after NFKC, so full-width forms are already ASCII
 
 
 def plain_label(label: str) -> str:
@@ -409,12 +410,10 @@ class _Block:
 def find_diagram(text: str) -> _Block | None:
     """The diagram the checker judges (see the module docstring), or None."""
     blocks = list(_fenced_blocks(text))
-    tagged = [b for b in blocks if b[0] == "mermaid"]
-    for block in tagged:
-        if _HEADER.match(_strip_preamble(block[1].source)):
-            return block[1]
-    if tagged:
-        return tagged[0][1]
+    tagged = [block for info, block in blocks if info == "mermaid"]
+    flowcharts = [block for block in tagged if _HEADER.match(_strip_preamble(block.source))]
+    if flowcharts or tagged:
+        return (flowcharts or tagged)[0]
     for _, block in blocks:
         if _HEADER.match(_strip_preamble(block.source)):
             return block
@@ -715,19 +714,16 @@ _STATES: dict[str, tuple[int, ...]] = {
 
 
 @lru_cache(maxsize=1)
-def _compiled_rules() -> dict[int, re.Pattern[str]]:
-    return {index: re.compile(pattern) for index, (pattern, _, _) in _RULES.items() if index != 108}
+def _lexer() -> tuple[dict[int, re.Pattern[str]], dict[str, tuple[int, ...]]]:
+    """The compiled rules, and the rules each state tries, in mermaid's order."""
+    rules = {index: re.compile(pattern) for index, (pattern, _, _) in _RULES.items() if index != 108}
+    states = {state: own if state == "INITIAL" else tuple(sorted(set(own) | set(_EVERYWHERE)))
+              for state, own in _STATES.items()}
+    return rules, states
 
 
 def _unicode_letter(char: str) -> bool:
     return "\u00aa" <= char <= "\uffff" and unicodedata.category(char).startswith("L")
-
-
-def _state_rules(state: str) -> tuple[int, ...]:
-    own = _STATES[state]
-    if state == "INITIAL":
-        return own
-    return tuple(sorted(set(own) | set(_EVERYWHERE)))
 
 
 def tokenize(source: str) -> list[_Token]:
@@ -735,7 +731,7 @@ def tokenize(source: str) -> list[_Token]:
 
     A lexical error becomes a ``LEXERROR`` token: mermaid reports it only when the parser reaches it.
     """
-    rules = _compiled_rules()
+    rules, states = _lexer()
     tokens: list[_Token] = []
     stack = ["INITIAL"]
     first_graph = True
@@ -749,7 +745,7 @@ def tokenize(source: str) -> list[_Token]:
         if pos >= len(source):
             done = True
         found: tuple[int, int] | None = None
-        for index in _state_rules(stack[-1]):
+        for index in states[stack[-1]]:
             if index == 108:
                 if pos < len(source) and _unicode_letter(source[pos]):
                     found = (index, pos + 1)
@@ -916,9 +912,7 @@ class _Parser:
             kind = self.peek().kind
             if kind in ("SEMI", "NEWLINE", "SPACE", "EOF"):
                 self.take()
-            elif kind == "$end" and not inside:
-                return ids
-            elif kind == "end" and inside:
+            elif (kind == "$end" and not inside) or (kind == "end" and inside):
                 return ids
             elif kind == "$end":
                 self.fail(("end",))
@@ -1376,15 +1370,20 @@ def find_real_parser() -> RealParser | None:
 def run_real_parser(parser: RealParser, sources: list[str], timeout: float = NODE_TIMEOUT) -> list[dict[str, Any]]:
     """mermaid's verdict on each source: a graph, a diagram type, or an error with its position."""
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             [parser.node, "--input-type=module", "-e", _NODE_SCRIPT],
-            input=json.dumps(sources), capture_output=True, text=True, encoding="utf-8",
-            cwd=parser.directory, timeout=timeout, check=False,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+            cwd=parser.directory, start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise ParserUnavailable(f"node did not finish parsing within {timeout:g} s") from None
     except OSError as exc:
         raise ParserUnavailable(f"node could not start: {exc}") from None
+    try:
+        stdout, stderr = process.communicate(json.dumps(sources), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise ParserUnavailable(f"node did not finish parsing within {timeout:g} s") from None
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     try:
         reply = json.loads(done.stdout)
     except ValueError:
@@ -1442,3 +1441,385 @@ def _real_position(source: str, line: int, column: int) -> tuple[int, int]:
 
 def _decode_placeholders(text: str) -> str:
     return _PLACEHOLDER_NAME.sub(r"#\1;", _PLACEHOLDER_NUMBER.sub(r"#\1;", text))
+
+
+# -- judging ----------------------------------------------------------------------------
+
+_SHAPE_NAMES = {
+    None: "a plain node", "square": "a rectangle [ ]", "round": "a rounded box ( )",
+    "stadium": "a stadium ([ ])", "subroutine": "a subroutine [[ ]]", "cylinder": "a cylinder [( )]",
+    "circle": "a circle (( ))", "doublecircle": "a double circle ((( )))", "odd": "a flag > ]",
+    "diamond": "a decision { }", "hexagon": "a hexagon {{ }}", "lean_right": "a parallelogram [/ /]",
+    "lean_left": "a parallelogram [\\ \\]", "trapezoid": "a trapezoid [/ \\]",
+    "inv_trapezoid": "a trapezoid [\\ /]", "ellipse": "an ellipse (- -)", "rect": "a rectangle [| ]",
+}
+_END_LABEL = re.compile(r"^(?:end|stop|finish|结束|终止|停止)(?!\w)", re.IGNORECASE)
+_LABEL_BRACKETS = frozenset({"PS", "PE", "SQS", "SQE", "DIAMOND_START", "DIAMOND_STOP", "PIPE", "STADIUMSTART",
+                             "STADIUMEND", "SUBROUTINESTART", "SUBROUTINEEND", "CYLINDERSTART", "CYLINDEREND",
+                             "DOUBLECIRCLESTART", "DOUBLECIRCLEEND", "TRAPSTART", "TRAPEND", "INVTRAPSTART",
+                             "INVTRAPEND", "TAGEND", "(-", "-)", "1"})
+_CLOSERS = frozenset({"SQE", "PE", "DIAMOND_STOP", "PIPE", "STADIUMEND", "SUBROUTINEEND", "CYLINDEREND",
+                      "DOUBLECIRCLEEND", "TRAPEND", "INVTRAPEND", "-)"})
+
+
+@dataclass(frozen=True)
+class _Result:
+    key: str
+    label: str
+    held: bool
+    note: str
+
+
+@dataclass
+class _Judged:
+    parser: str
+    note: str = ""
+    flowchart: Flowchart | None = None
+    error: MermaidSyntaxError | None = None
+    unavailable: str = ""
+    results: list[_Result] = field(default_factory=list)
+
+
+def check(spec: Any, text: str) -> Verdict:
+    """Judge the flowchart in ``text`` against ``spec``: it must parse, and every assertion must hold."""
+    parsed = _parse_spec(spec)
+    expected = _expected(parsed)
+    block = find_diagram(text)
+    if block is None:
+        return Verdict(
+            passed=False, checker=NAME, expected=expected,
+            found="no mermaid diagram: no ```mermaid block and no block that starts with flowchart or graph",
+            where=_answer_head(text), why="the answer has no diagram to judge",
+        )
+    source = clean(block.source)
+    where_block = f"{block.how} at line {text.count(chr(10), 0, block.starts[0]) + 1} of the answer: " \
+        + _snippet(text, *block.span)
+    kind = _diagram_kind(source)
+    if kind != "flowchart":
+        return Verdict(
+            passed=False, checker=NAME, expected=expected, found=kind, where=where_block,
+            why="only flowcharts (flowchart or graph) are judged", details={"kind": kind},
+        )
+    judged = _parse(source, parsed.parser or os.environ.get(PARSER_ENV) or "auto")
+    if judged.unavailable:
+        return Verdict(
+            passed=False, checker=NAME, expected=expected, error=True,
+            found=f"mermaid's own parser is required (parser: mermaid) but {judged.unavailable}",
+            where=where_block, why=f"install it with: {INSTALL_COMMAND}", details={"parser": judged.parser},
+        )
+    by = f"parsed by {judged.parser}" + (f"; {judged.note}" if judged.note else "")
+    if judged.error is not None:
+        return _syntax_verdict(expected, judged, text, block, where_block, by)
+    assert judged.flowchart is not None
+    results = _run(parsed, judged.flowchart)
+    return _verdict(expected, results, judged, text, where_block, by)
+
+
+def _diagram_kind(source: str) -> str:
+    stripped = source.lstrip()
+    if re.match(r"(?:flowchart|graph)", stripped):
+        return "flowchart"
+    first = stripped.split("\n", 1)[0].strip()
+    word = _KIND_WORD.match(stripped)
+    for other in _OTHER_KINDS:
+        if word and word[1].startswith(other):
+            return f"a {word[1]} diagram, not a flowchart"
+    return f"no diagram type detected: the diagram starts with {first[:60]!r}, not flowchart or graph"
+
+
+def _parse(source: str, mode: str) -> _Judged:
+    if mode != "builtin":
+        real = find_real_parser()
+        reason = ""
+        if real is None:
+            reason = "node is not installed" if shutil.which("node") is None else \
+                f"the npm package mermaid is not installed in {mermaid_directory()}"
+        else:
+            try:
+                (result,) = run_real_parser(real, [source])
+            except ParserUnavailable as exc:
+                reason = str(exc)
+            else:
+                judged = _Judged(f"mermaid {real.version}")
+                try:
+                    judged.flowchart = _from_real(result, source)
+                except MermaidSyntaxError as exc:
+                    judged.error = exc
+                return judged
+        if mode == "mermaid":
+            return _Judged("mermaid", unavailable=reason)
+        judged = _Judged("the built-in parser", note=reason)
+    else:
+        judged = _Judged("the built-in parser")
+    try:
+        judged.flowchart = parse_builtin(source)
+    except MermaidSyntaxError as exc:
+        judged.error = exc
+    return judged
+
+
+def _syntax_verdict(expected: str, judged: _Judged, text: str, block: _Block, where_block: str,
+                    by: str) -> Verdict:
+    error = judged.error
+    assert error is not None
+    where = where_block
+    if error.line is not None and error.line <= len(block.starts):
+        line_start = block.starts[error.line - 1]
+        line_text = block.source.split("\n")[error.line - 1]
+        column = min(max((error.column or 1) - 1, 0), len(line_text))
+        at = line_start + column
+        where = f"line {error.line} of the diagram: {_snippet(text, at, min(at + 1, line_start + len(line_text)))}"
+    hint = _hint(error)
+    return Verdict(
+        passed=False, checker=NAME, expected=expected, found=f"{error.message}\n({by})", where=where,
+        why="the diagram does not parse" + (f": {hint}" if hint else ""),
+        details={"parser": judged.parser, "error": error.message, "line": error.line, "column": error.column},
+    )
+
+
+def _hint(error: MermaidSyntaxError) -> str:
+    expected = set(error.expected)
+    if error.got == "STR" and expected & _CLOSERS:
+        return 'a quoted label must fill its brackets, with nothing before or after the quotes: A["text"]'
+    if error.got in _LABEL_BRACKETS and expected & _CLOSERS:
+        return ('a label with ( ) [ ] { } | or a quote must be quoted, e.g. B["n = len(arr)"] '
+                "(write #quot; for a quote inside it)")
+    if error.got == "end":
+        return "end is a keyword, so no node may be called end (call it End or stop)"
+    if error.message.startswith("Lexical error on line 1"):
+        return "the direction after flowchart or graph is upper case: TB, TD, BT, LR or RL"
+    if error.got == "NODE_STRING" and "NEWLINE" in expected:
+        return "one statement per line or between semicolons; a %% comment needs a line of its own"
+    return ""
+
+
+def _run(spec: _Spec, chart: Flowchart) -> list[_Result]:
+    results = []
+    nodes = list(chart.nodes.values())
+    if spec.direction:
+        shown = " or ".join(spec.direction)
+        results.append(_Result("direction", f"direction {shown}", chart.direction in spec.direction,
+                               f"the flowchart goes {chart.direction}"))
+    for matcher in spec.nodes:
+        found = _matching(matcher, nodes)
+        results.append(_Result("nodes", f"node {matcher.label}", bool(found),
+                               f"matches {_show(found[0])}" if found else "no node label matches"))
+    for matcher in spec.decisions:
+        found = _matching(matcher, nodes)
+        decisions = [n for n in found if n.shape in DECISION_SHAPES]
+        if decisions:
+            note = f"{_show(decisions[0])} is a decision"
+        elif found:
+            note = f"{_show(found[0])} is {_shape_name(found[0].shape)}, not a decision {{ }}"
+        else:
+            note = "no node label matches"
+        results.append(_Result("decisions", f"decision {matcher.label}", bool(decisions), note))
+    arrows = _arrows(chart)
+    for edge in spec.edges:
+        results.append(_edge_result(edge, nodes, chart, arrows))
+    for cycle in spec.cycles:
+        results.append(_cycle_result(cycle, nodes, arrows))
+    if spec.end is not False:
+        results.append(_end_result(spec.end, nodes, arrows))
+    return results
+
+
+def _matching(matcher: _Matcher, nodes: list[Node]) -> list[Node]:
+    return [node for node in nodes if _matches(matcher, node.label)]
+
+
+def _arrows(chart: Flowchart) -> dict[str, set[str]]:
+    """Each node's successors: edges point the way they are written, both ways for <-->."""
+    arrows: dict[str, set[str]] = {node: set() for node in chart.nodes}
+    for edge in chart.edges:
+        arrows.setdefault(edge.source, set()).add(edge.target)
+        arrows.setdefault(edge.target, set())
+        if edge.arrow.startswith("double_"):
+            arrows[edge.target].add(edge.source)
+    return arrows
+
+
+def _edge_result(edge: _EdgeSpec, nodes: list[Node], chart: Flowchart,
+                 arrows: dict[str, set[str]]) -> _Result:
+    wanted = f" labelled {edge.label.shown}" if edge.label else ""
+    label = f"edge {edge.source.label} → {edge.target.label}{wanted}"
+    sources = {n.id for n in _matching(edge.source, nodes)}
+    targets = {n.id for n in _matching(edge.target, nodes)}
+    if not sources or not targets:
+        missing = " and ".join(side for side, ids in (("from", sources), ("to", targets)) if not ids)
+        return _Result("edges", label, False, f"no node label matches '{missing}'")
+    linked = [e for e in chart.edges
+              if (e.source in sources and e.target in targets)
+              or (e.arrow.startswith("double_") and e.target in sources and e.source in targets)]
+    if not linked:
+        first_source = chart.nodes[sorted(sources, key=list(chart.nodes).index)[0]]
+        following = ", ".join(_show(chart.nodes[t]) for t in sorted(arrows.get(first_source.id, ()),
+                                                                     key=list(chart.nodes).index)[:4])
+        return _Result("edges", label, False, f"no edge leads from {_show(first_source)} to a matching node; "
+                       f"it leads to {following or 'nothing'}")
+    if edge.label is None:
+        return _Result("edges", label, True, f"{linked[0].source} → {linked[0].target}")
+    labelled = [e for e in linked if _matches(edge.label, e.label, whole=True)]
+    if labelled:
+        return _Result("edges", label, True, f"{labelled[0].source} → {labelled[0].target} '{labelled[0].label}'")
+    shown = ", ".join(f"{e.source} → {e.target} " + (f"'{e.label}'" if e.label else "unlabelled") for e in linked[:3])
+    return _Result("edges", label, False, f"the edge is there but its label differs: {shown}")
+
+
+def _cycle_result(cycle: _CycleSpec, nodes: list[Node], arrows: dict[str, set[str]]) -> _Result:
+    names = ", ".join(m.name or m.shown for m in cycle.through)
+    avoiding = ", ".join(m.name or m.shown for m in cycle.avoiding)
+    label = f"loop through {names}" + (f" avoiding {avoiding}" if avoiding else "")
+    banned = {n.id for m in cycle.avoiding for n in _matching(m, nodes)}
+    candidates = []
+    for matcher in cycle.through:
+        found = [n for n in _matching(matcher, nodes)]
+        if not found:
+            return _Result("cycles", label, False, f"no node label matches {matcher.label}")
+        allowed = [n for n in found if n.id not in banned]
+        if not allowed:
+            return _Result("cycles", label, False, f"{_show(found[0])} also matches what the loop must avoid")
+        candidates.append(allowed)
+    kept = {node: {t for t in targets if t not in banned} for node, targets in arrows.items() if node not in banned}
+    loops = {node.id: _loop_of(node.id, kept) for group in candidates for node in group}
+    for group in candidates:
+        if not any(loops[n.id] for n in group):
+            where = f" once {avoiding} is left out" if avoiding else ""
+            return _Result("cycles", label, False, f"{_show(group[0])} is on no loop{where}: nothing leads back to it")
+    for first in candidates[0]:
+        loop = loops[first.id]
+        if loop and all(any(n.id in loop for n in group) for group in candidates[1:]):
+            return _Result("cycles", label, True, f"{_show(first)} is on a loop of {len(loop)} nodes")
+    return _Result("cycles", label, False, "each of them is on a loop, but no one loop passes them all")
+
+
+def _loop_of(start: str, arrows: dict[str, set[str]]) -> frozenset[str]:
+    """The nodes on closed paths through ``start`` (its strongly connected component), or nothing."""
+    forward = _reach(start, arrows)
+    backward = _reach(start, _reverse(arrows))
+    component = forward & backward
+    if len(component) > 1 or start in arrows.get(start, ()):
+        return frozenset(component)
+    return frozenset()
+
+
+def _reach(start: str, arrows: dict[str, set[str]]) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for following in arrows.get(todo.pop(), ()):
+            if following not in seen:
+                seen.add(following)
+                todo.append(following)
+    return seen
+
+
+def _reverse(arrows: dict[str, set[str]]) -> dict[str, set[str]]:
+    reverse: dict[str, set[str]] = {node: set() for node in arrows}
+    for node, targets in arrows.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(node)
+    return reverse
+
+
+def _end_result(end: bool | _Matcher, nodes: list[Node], arrows: dict[str, set[str]]) -> _Result:
+    reached = {t for targets in arrows.values() for t in targets}
+    sinks = [n for n in nodes if not arrows.get(n.id) and (n.id in reached or len(nodes) == 1)]
+    if isinstance(end, _Matcher):
+        label = f"end node {end.label}"
+        found = _matching(end, nodes)
+        ends = [n for n in found if n in sinks]
+        if ends:
+            return _Result("end", label, True, f"{_show(ends[0])} has no outgoing edge")
+        if found:
+            return _Result("end", label, False, f"{_show(found[0])} is not an end: it leads on, or nothing leads to it")
+        return _Result("end", label, False, "no node label matches")
+    named = [n for n in nodes if _END_LABEL.match(plain_label(n.label)) and n.id in reached]
+    ends = sinks + [n for n in named if n not in sinks]
+    if ends:
+        return _Result("end", "an end node", True, f"{_show(ends[0])}")
+    return _Result("end", "an end node", False,
+                   "every node reached by an edge leads on, and none is labelled end/stop/结束")
+
+
+def _show(node: Node) -> str:
+    label = plain_label(node.label)
+    if len(label) > _LABEL_WIDTH:
+        label = label[: _LABEL_WIDTH - 1] + "…"
+    return f"{node.id} '{label}'" if label != node.id else node.id
+
+
+def _shape_name(shape: str | None) -> str:
+    return _SHAPE_NAMES.get(shape, f"a {shape} (@{{shape: {shape}}})")
+
+
+def _verdict(expected: str, results: list[_Result], judged: _Judged, text: str, where_block: str,
+             by: str) -> Verdict:
+    chart = judged.flowchart
+    assert chart is not None
+    failed = [r for r in results if not r.held]
+    size = f"{len(chart.nodes)} nodes, {len(chart.edges)} edges"
+    if failed:
+        shown = failed[:_SHOWN]
+        lines = [f"✗ {r.label}: {r.note}" for r in shown]
+        if len(failed) > len(shown):
+            lines.append(f"… and {len(failed) - len(shown)} more")
+        listed = list(chart.nodes.values())[:_SHOWN_NODES]
+        more = f", … {len(chart.nodes) - len(listed)} more" if len(chart.nodes) > len(listed) else ""
+        lines.append(f"nodes ({size}): " + ", ".join(
+            _show(n) + (" {decision}" if n.shape in DECISION_SHAPES else "") for n in listed) + more)
+        lines.append(f"({by})")
+        found = "\n".join(lines)
+        why = f"{len(failed)} of {len(results)} assertions failed"
+    else:
+        held = "the flowchart parsed" if not results else \
+            ("the assertion held" if len(results) == 1 else f"all {len(results)} assertions held")
+        found = f"{held} ({size}; {by})"
+        why = ""
+    return Verdict(
+        passed=not failed, checker=NAME, expected=expected, found=found, where=where_block, why=why,
+        details={
+            "parser": judged.parser,
+            "direction": chart.direction,
+            "nodes": [[n.id, n.label, n.shape] for n in chart.nodes.values()],
+            "edges": [[e.source, e.target, e.label] for e in chart.edges],
+            "held": len(results) - len(failed),
+            "total": len(results),
+            "failed": [{"assertion": r.key, "label": r.label, "reason": r.note} for r in failed],
+        },
+    )
+
+
+def _expected(spec: _Spec) -> str:
+    parts = ["a flowchart that parses"]
+    if spec.direction:
+        parts.append("direction " + " or ".join(spec.direction))
+    if spec.nodes:
+        parts.append("nodes " + ", ".join(m.label for m in spec.nodes))
+    if spec.decisions:
+        parts.append("decisions " + ", ".join(m.name or m.shown for m in spec.decisions))
+    for edge in spec.edges:
+        wanted = f" [{edge.label.shown}]" if edge.label else ""
+        parts.append(f"edge {edge.source.name or edge.source.shown} → {edge.target.name or edge.target.shown}{wanted}")
+    for cycle in spec.cycles:
+        avoiding = f" avoiding {', '.join(m.name or m.shown for m in cycle.avoiding)}" if cycle.avoiding else ""
+        parts.append(f"loop through {', '.join(m.name or m.shown for m in cycle.through)}{avoiding}")
+    if isinstance(spec.end, _Matcher):
+        parts.append(f"end node {spec.end.name or spec.end.shown}")
+    elif spec.end:
+        parts.append("an end node")
+    text = "; ".join(parts)
+    return text if len(text) <= 600 else text[:599] + "…"
+
+
+def _snippet(text: str, start: int, end: int) -> str:
+    from pytest_gptoss.checkers.text import snippet
+
+    return snippet(text, start, end)
+
+
+def _answer_head(text: str, width: int = 60) -> str:
+    if not text.strip():
+        return "the answer is empty"
+    head = text if len(text) <= width else text[: width - 1] + "…"
+    return f"answer ({len(text)} chars): " + head.replace("\n", "⏎")

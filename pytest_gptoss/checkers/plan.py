@@ -13,18 +13,20 @@ Spec keys:
 ``max_steps``
     The most moves the plan may take (default: no limit).
 
-How the plan is read from the answer. Candidate step lists are: numbered lines
-(``1.``, ``1)``, ``(1)``, ``①``, ``第1步``, ``第一次``, ``步骤1``, ``Step 1:``,
-also as headings or in bold), bullets, Markdown tables (a row per step, or a
-column per step), and plain paragraphs. Each step's text is cut into clauses;
-the first clause that describes a move is the step, and a later clause is a
-further step only when it starts like one (``然后独自返回``, ``then return
-alone``); steps joined by arrows (``带羊过河 → 独自返回``) are steps too. Text in
+How the plan is read from the answer. Candidate step lists are numbered lines
+(``1.``, ``1)``, ``(1)``, ``①``, ``第1步``, ``第一次``, ``步骤1``, ``Step 1:``, also
+as headings or in bold), bullets, Markdown tables and plain paragraphs. A table
+has a row per step or a column per step; the move is read from a column headed
+like 操作/船上/action/boat, a 方向/direction column adds the direction, and a
+step-0 row (the start) is skipped. Each step's text is cut into clauses: the
+first clause that describes a move is the step, and a later clause is a further
+step only when it starts like one (``然后独自返回``, ``then return alone``);
+steps joined by arrows (``带羊过河 → 独自返回``) are steps too. Text in
 parentheses, questions, conditionals (``如果``, ``if``), rules (``吃``, ``eats``,
-``cannot``) and counts (``共9次``) are not moves. The list with the most moves
-wins; on a tie, the later one (the final answer usually comes last). A step
-that reads like a move but cannot be read (an unknown thing in the boat) makes
-the plan fail there.
+``cannot``), advice (``关键``, ``the key is``) and counts (``共9次``) are not
+moves. The list with the most moves wins; on a tie, the later one (the final
+answer usually comes last). A step that reads like a move but cannot be read
+(an unknown thing in the boat) makes the plan fail there.
 
 For river crossings a step names what is in the boat (``农夫带羊过河``,
 ``带着鸡回来``, ``farmer returns alone``, ``Take the goat across``; synonyms such
@@ -403,7 +405,8 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     plan = read_plan(puzzle, text)
     if not plan.steps:
         found = f"answer ({len(text)} chars): {_head(text)}" if text.strip() else "(empty answer)"
-        return Verdict(False, NAME, expected, found, "", "could not read any step: no line of the answer describes a move")
+        why = "could not read any step: no line of the answer describes a move"
+        return Verdict(False, NAME, expected, found, "", why)
 
     result = replay(puzzle, [step.move for step in plan.steps], max_steps)
     found = _show_steps(puzzle, plan.steps, result)
@@ -549,7 +552,7 @@ def _lists(text: str) -> list[_List]:
             i = j
             continue
         i += 1
-        piece_of = lambda body: _Piece(body, i, (start, end))  # noqa: E731
+        here = (i, (start, end))  # this line's number and span
         if not line.strip() or _FENCE.match(line):
             paragraph = None
             continue
@@ -562,21 +565,21 @@ def _lists(text: str) -> list[_List]:
                 continue
             for target in (step, item):
                 if target is not None:
-                    target.pieces.append(piece_of(line))
+                    target.pieces.append(_Piece(line, *here))
             if indent == 0:
                 bullets.clear()
                 item = None
             if paragraph is None:
                 paragraph = _List("the paragraph")
                 found.append(paragraph)
-            paragraph.entries.append(_Entry([piece_of(line)]))
+            paragraph.entries.append(_Entry([_Piece(line, *here)]))
             continue
         kind, number, body_start = label
         title = _label(line[body_start:])
         if title is not None and title[0] in ("chinese", "step"):  # "1. 第一次过河": the title is no move
             body_start += title[2]
         paragraph = None
-        entry = _Entry([piece_of(line[body_start:])])
+        entry = _Entry([_Piece(line[body_start:], *here)])
         if kind == "bullet":
             for deeper in [k for k in bullets if k > indent]:
                 bullets.pop(deeper)
@@ -586,7 +589,7 @@ def _lists(text: str) -> list[_List]:
                 found.append(current)
             current.entries.append(entry)
             if step is not None:
-                step.pieces.append(piece_of(line[body_start:]))
+                step.pieces.append(_Piece(line[body_start:], *here))
             item = entry
             continue
         bullets.clear()
@@ -628,6 +631,8 @@ def _table(rows: list[tuple[str, int, int]], first_line: int) -> _List:
     )
     way_column = next((k for k, h in enumerate(header) if _WAY_HEADER.search(h.lower())), None)
     for row, line, span in cells[1:]:
+        if row and _START_ROW.match(row[0]):
+            continue  # the state before the first move
         if move_column is not None:
             text = row[move_column] if move_column < len(row) else ""
             if way_column is not None and way_column != move_column and way_column < len(row):
@@ -723,6 +728,9 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _STEP_HEADER = re.compile(rf"(?:第\s*)?(?:步骤|step|#)?\s*(?:{_CN_NUMBER}|{_ENGLISH_NUMBER})\s*(?:步|次|趟)?", re.I)
 _STEP_CELL = re.compile(rf"^(?:第\s*)?(?:步骤|step|#)?\s*{_CN_NUMBER}\s*(?:步|次|趟)?\s*[.:]?$", re.I)
 _MOVE_HEADER = re.compile(r"操作|行动|动作|过河|渡河|船|运送|携带|移动|action|move|crossing|boat|carr|cargo|trip|ferr")
+_START_ROW = re.compile(
+    r"\s*(?:第\s*)?(?:0|〇|零)\s*(?:步|次)?\s*$|\s*(?:初始|开始|起始|出发前|start|initial|begin)", re.I
+)
 _WAY_HEADER = re.compile(r"方向|去向|direction|\bway\b")
 
 _ARROWS = r"→|->|⟶|➡|➜|=>|⇒|←|<-|⟵|⬅|<=|⇐"
@@ -745,11 +753,14 @@ _ALONE = re.compile(
 )
 _NOT_A_MOVE = re.compile(
     r"吃|不能|不可|不会|阻止|如果|假如|假设|若|否则|所有|全部|总共|一共|共\s*\d|\d+\s*(?:次|步|趟)|只能|(?<!第)一次|每次|"
-    r"[?？]|\b(?:eat(?:s|en|ing)?|ate|cannot|can't|must not|mustn't|would|if|otherwise|prevents?|all|everything|"
-    r"total|\d+\s*(?:crossings|trips|steps|moves|times)|can only|at a time|at most)\b"
+    r"关键|思路|策略|原则|注意|[?？]|\b(?:eat(?:s|en|ing)?|ate|cannot|can't|must not|mustn't|would|if|otherwise|"
+    r"prevents?|all|everything|total|\d+\s*(?:crossings|trips|steps|moves|times)|can only|at a time|at most|"
+    r"key|idea|trick|strategy|is to)\b"
 )
 _LEAVING = re.compile(r"留下|留在|剩下|剩余|此时|这时|\b(?:leaving|leaves?|while|so that)\b")
-_CONNECTIVE = re.compile(r"^\s*(?:然后|再|接着|随后|之后|后|并|又|最后|接下来|下一步|then|and|next|finally|after that)", re.I)
+_CONNECTIVE = re.compile(
+    r"^\s*(?:然后|再|接着|随后|之后|后|并|又|最后|接下来|下一步|then|and|next|finally|after that)", re.I
+)
 _LEADS_WITH_MOVE = re.compile(
     r"^\s*(?:农夫|农民|他|带|载|运|送|划|返回|回|独自|单独|空手|"
     r"(?:the )?farmer|he\b|take|bring|carry|row|return|go|come|cross|ferry)",

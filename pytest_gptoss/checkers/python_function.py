@@ -37,9 +37,10 @@ data to one sandboxed child process, which computes every reference result
 first, then runs the answer's code and calls its function on each input
 (arguments are rebuilt for every call, so mutating them changes nothing).
 Return values agree when they are equal and of the same type, except that
-ints and floats compare as numbers (floats with a relative tolerance of 1e-9)
-and NaN equals NaN. Where the reference raises, the answer must raise an
-exception of the same type. A failing input is shrunk (a few sandboxed rounds
+ints and floats compare as numbers: ints exactly, however large, and with a
+relative tolerance of 1e-9 once a float is involved (NaN equals NaN); a bool
+only equals a bool. Where the reference raises, the answer must raise an
+exception of the same type (the message may differ). A failing input is shrunk (a few sandboxed rounds
 of simpler inputs that the strategy allows); the verdict shows the smallest
 one found, what the reference returns and what the answer did.
 
@@ -62,10 +63,14 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_gptoss.verdict import SpecError, Verdict
+
+if TYPE_CHECKING:
+    from pytest_gptoss.checkers.code import CodeBlock
 
 NAME = "python_function"
 KEYS = ("function", "reference", "reference_name", "strategy", "examples", "max_examples", "timeout", "memory_mb")
@@ -117,7 +122,7 @@ class _Integers(_Strategy):
         yield from _fresh(value, (c for c in candidates if self._allows(c)))
 
     def _allows(self, value: int) -> bool:
-        return (self.min_value is None or value >= self.min_value) and (self.max_value is None or value <= self.max_value)
+        return _clamp(value, self.min_value, self.max_value) == value
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ class _Floats(_Strategy):
         yield from _fresh(value, (c for c in candidates if self._allows(c)))
 
     def _allows(self, value: float) -> bool:
-        return (self.min_value is None or value >= self.min_value) and (self.max_value is None or value <= self.max_value)
+        return _clamp(value, self.min_value, self.max_value) == value
 
 
 @dataclass(frozen=True)
@@ -183,10 +188,8 @@ class _Lists(_Strategy):
             return
         candidates = [value[: self.min_size], value[: len(value) // 2]]
         candidates += [value[:i] + value[i + 1 :] for i in range(min(len(value), 10))]
-        try:
+        with suppress(TypeError, ValueError):
             candidates.append(sorted(value, key=lambda element: _size((element,))))
-        except (TypeError, ValueError):
-            pass
         for i, element in enumerate(value[:10]):
             for simpler in _first(self.of.shrinks(element), 3):
                 candidates.append(value[:i] + [simpler] + value[i + 1 :])
@@ -271,7 +274,8 @@ def parse_strategy(raw: Any, path: tuple[str | int, ...] = ()) -> _Strategy:
     allowed = _PARAMETERS[name]
     for key, value in params.items():
         if key not in allowed:
-            raise SpecError(f"unknown parameter '{key}' for {name}; known: {', '.join(allowed) or 'none'}", (*here, key))
+            known = ", ".join(allowed) or "none"
+            raise SpecError(f"unknown parameter '{key}' for {name}; known: {known}", (*here, key))
         if allowed[key] and (isinstance(value, bool) != (bool in allowed[key]) or not isinstance(value, allowed[key])):
             kinds = " or ".join(t.__name__ for t in allowed[key])
             raise SpecError(f"'{key}' must be of type {kinds}", (*here, key))
@@ -384,7 +388,8 @@ def _check_value(value: Any, path: tuple[str | int, ...]) -> None:
             _check_value(key, path)
             _check_value(item, (*path, key))
         return
-    raise SpecError(f"a value must be a number, string, boolean, null, list or mapping, not {type(value).__name__}", path)
+    kind = type(value).__name__
+    raise SpecError(f"a value must be a number, string, boolean, null, list or mapping, not {kind}", path)
 
 
 # --- the checker --------------------------------------------------------------------
@@ -490,6 +495,8 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     why = f"the reference {_does(outcome.expected)}; {len(failures)} of {len(result.outcomes)} inputs disagree"
     if shrunk_from is not None:
         why += f" (shrunk from {_call(function, shrunk_from)})"
+    if result.stopped_at is not None:
+        why += f"; then {_call(function, inputs[result.stopped_at])} {result.stopped_why}"
     details.update(
         input=_clip(repr(list(args))), call=call, expected=outcome.expected, actual=outcome.actual,
         failures=len(failures), shrunk_from=_clip(repr(list(shrunk_from))) if shrunk_from is not None else None,
@@ -497,8 +504,8 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     return fail(found, why, where, **details)
 
 
-def function_code(text: str, function: str) -> Any:
-    """The answer's code block (a :class:`~pytest_gptoss.checkers.code.CodeBlock`) that defines ``function``.
+def function_code(text: str, function: str) -> CodeBlock | None:
+    """The answer's code block that defines ``function``.
 
     The block the ``code`` checker would run, unless it does not define the
     function and an earlier block does; None when the answer has no code.
@@ -533,9 +540,10 @@ def _defines(tree: ast.AST, name: str) -> bool:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name) == name for alias in node.names):
-                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (alias.asname or alias.name) == name for alias in node.names
+        ):
+            return True
     return False
 
 
@@ -713,6 +721,8 @@ def same(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if not isinstance(a, float) and not isinstance(b, float):
+            return a == b  # ints are exact, however large
         if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
             return True
         try:
@@ -848,4 +858,4 @@ def _first(values: Iterator[Any], n: int) -> list[Any]:
 
 
 def _distinct(values: list[Any]) -> bool:
-    return all(not (a == b) for i, a in enumerate(values) for b in values[i + 1 :])
+    return all(a != b for i, a in enumerate(values) for b in values[i + 1 :])

@@ -42,17 +42,17 @@ def render(gptoss: dict[str, Any]) -> str:
              f"<p><b>{escape(row['case'])}</b> [{escape(row['model'])}-{escape(row['reasoning'])}]: "
              f"{row['passed']}/{row['total']} samples passed; {row.get('prompt_tokens', 0)} prompt, "
              f"{row.get('reasoning_tokens', 0)} reasoning, {row.get('final_tokens', 0)} final tokens; "
-             f"{row.get('seconds', 0):.1f} s</p>",
-             f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>"]
+             f"{row.get('seconds', 0):.1f} s</p>"]
     for sample in gptoss.get("samples", ()):
         mark = '<span class="pass">passed</span>' if sample["passed"] else '<span class="fail">failed</span>'
         seed = f" (seed {sample['seed']})" if sample.get("seed") is not None else ""
         parts.append(f"<p><b>Sample {sample['sample']}</b>{seed}: {mark}, finish {escape(sample['finish_reason'])}, "
                      f"{sample.get('completion_tokens', 0)} tokens, {sample.get('seconds', 0):.1f} s</p>")
-        if sample.get("analysis"):
-            parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
         answer = sample["final"] if sample.get("has_final") else "(no final answer)"
         parts.append(f"<div><b>Final answer</b><pre>{escape(answer)}</pre></div>")
         parts.append(f"<div><b>Verdict</b><pre>{escape(sample['verdict'])}</pre></div>")
+        if sample.get("analysis"):
+            parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
+    parts.append(f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>")
     parts.append("</div>")
     return "".join(parts)

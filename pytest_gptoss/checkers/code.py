@@ -47,12 +47,12 @@ import ast
 import re
 import signal
 import sys
-import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pytest_gptoss.checkers.blocks import fenced_blocks
 from pytest_gptoss.verdict import SpecError, Verdict
 
 NAME = "code"
@@ -69,8 +69,6 @@ SHOWN_LINES = 8  # head and tail of a long output
 SHOWN_WIDTH = 200
 SHOWN_STDERR_LINES = 6
 
-_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)[^`]*$")
-_FENCE_CLOSE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*$")
 _SPACES = re.compile(r"(\s+)")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NUMBER_IN_TEXT = re.compile(r"(?<![\d.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?(?!\d)")
@@ -263,30 +261,11 @@ def imports_outside_stdlib(code: str) -> list[tuple[int, str, str]]:
 
 
 def _fenced_blocks(text: str) -> list[tuple[int, str, str, int]]:
-    """(index, code, tag, first code line) of every fenced block; an unclosed one runs to the end."""
-    blocks = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opening = _FENCE_OPEN.match(lines[i])
-        if not opening:
-            i += 1
-            continue
-        fence, tag, indent = opening["fence"], opening["info"].lower(), opening["indent"]
-        body = []
-        j = i + 1
-        while j < len(lines):
-            closing = _FENCE_CLOSE.match(lines[j])
-            if closing and closing["fence"][0] == fence[0] and len(closing["fence"]) >= len(fence):
-                break
-            body.append(lines[j])
-            j += 1
-        code = "\n".join(body) + "\n"
-        if indent:
-            code = textwrap.dedent(code)
-        blocks.append((len(blocks) + 1, code, tag, i + 2))
-        i = j + 1
-    return blocks
+    """(index, code, tag, first code line) of every fenced block."""
+    return [
+        (b.index, b.body if b.body.endswith("\n") else b.body + "\n", b.tag, b.line + 1)
+        for b in fenced_blocks(text)
+    ]
 
 
 def _choose(blocks: list[tuple[int, str, str, int]], count: int, *, keep_unparsed: bool) -> CodeBlock | None:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict
 
@@ -48,7 +49,6 @@ SHOWN_TEXTS = 6
 ELEMENT_WIDTH = 120
 EXPECTED_WIDTH = 400
 
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$", re.M)
 _STARTS_WITH_TAG = re.compile(r"\s*<(?:!doctype\b|[a-z][a-z0-9-]*[\s/>])", re.I)
 _DOCUMENT_START = re.compile(r"<!doctype\s+html\b|<html[\s>]", re.I)
 _FIRST_TAG = re.compile(r"<[a-z][a-z0-9-]*(?:\s[^<>]*)?/?>", re.I)
@@ -240,41 +240,24 @@ class Extracted:
 
 def extract_html(text: str) -> Extracted | None:
     """The answer's HTML (see the module docstring for the choice), or None."""
-    blocks = _fenced_blocks(text)
-    tagged = [b for b in blocks if b[0] in HTML_TAGS]
-    chosen = tagged or [b for b in blocks if _STARTS_WITH_TAG.match(text, b[1], b[2])]
+    blocks = fenced_blocks(text)
+    tagged = [b for b in blocks if b.tag in HTML_TAGS]
+    chosen = tagged or [b for b in blocks if _STARTS_WITH_TAG.match(text, b.start, b.end)]
     if chosen:
-        def rank(block: tuple[str, int, int, int]) -> tuple[bool, int]:
-            return bool(_DOCUMENT_START.search(text, block[1], block[2])), block[2] - block[1]
+        def rank(block: FencedBlock) -> tuple[bool, int]:
+            return bool(_DOCUMENT_START.search(text, block.start, block.end)), block.end - block.start
 
-        tag, start, end, line = max(chosen, key=rank)
-        label = f"```{tag} block" if tag else "untagged fenced block"
+        best = max(chosen, key=rank)
+        label = f"```{best.tag} block" if best.tag else "untagged fenced block"
         if len(chosen) > 1:
-            label += f" {chosen.index((tag, start, end, line)) + 1} of {len(chosen)}"
-        return Extracted(text[start:end], start, f"{label} (answer line {line})")
+            label += f" {chosen.index(best) + 1} of {len(chosen)}"
+        return Extracted(text[best.start:best.end], best.start, f"{label} (answer line {best.line})")
     match = _DOCUMENT_START.search(text) or _FIRST_TAG.search(text)
     if match is None:
         return None
     end = text.rfind(">") + 1
     line = text.count("\n", 0, match.start()) + 1
     return Extracted(text[match.start():end], match.start(), f"the answer's text from line {line} (no fenced block)")
-
-
-def _fenced_blocks(text: str) -> list[tuple[str, int, int, int]]:
-    """(tag, body start, body end, opening line) of every fenced block; an unclosed one runs to the end."""
-    blocks = []
-    pos = 0
-    while (opening := _FENCE_OPEN.search(text, pos)) is not None:
-        fence = opening.group(1)
-        start = min(opening.end() + 1, len(text))
-        closing = re.compile(
-            r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t\r]*$", re.M
-        ).search(text, start)
-        end = closing.start() if closing else len(text)
-        line = text.count("\n", 0, opening.start()) + 1
-        blocks.append((opening.group(2).lower(), start, end, line))
-        pos = closing.end() if closing else len(text)
-    return blocks
 
 
 def parse_html(source: str) -> Any:

@@ -42,6 +42,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict
 
@@ -62,7 +63,6 @@ Path = tuple[Any, ...]
 Span = tuple[int, int]
 
 _WS = re.compile(r"[ \t\r\n]*")
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$", re.M)
 _BARE_START = re.compile(r'\{(?=[ \t\r\n]*")|\[(?=[ \t\r\n]*[\[{"])')
 
 # Subschema-holding keywords of Draft 2020-12, to find every ``format`` in a schema.
@@ -226,15 +226,6 @@ class BadJSON(ValueError):
         self.source = source
 
 
-@dataclass(frozen=True)
-class _Block:
-    tag: str
-    start: int  # body start (after the opening fence line)
-    end: int  # body end (the closing fence, or the end of the answer)
-    fence_start: int
-    fence_end: int
-
-
 class _NonFinite:
     """Stands in for NaN, Infinity or an overflowing number until the value is judged."""
 
@@ -273,7 +264,7 @@ def find_json(text: str) -> Found:
     Raises :class:`BadJSON` for text that is meant as JSON and does not parse,
     and for NaN, Infinity, out-of-range numbers and duplicate keys.
     """
-    blocks = _fenced_blocks(text)
+    blocks = fenced_blocks(text)
     tagged = [b for b in blocks if b.tag in JSON_TAGS]
     untagged = [b for b in blocks if not b.tag and text[b.start:b.end].lstrip()[:1] in ("{", "[")]
     chosen = tagged or untagged
@@ -305,24 +296,7 @@ def find_json(text: str) -> Found:
     return found
 
 
-def _fenced_blocks(text: str) -> list[_Block]:
-    blocks = []
-    pos = 0
-    while (opening := _FENCE_OPEN.search(text, pos)) is not None:
-        fence = opening.group(1)
-        start = min(opening.end() + 1, len(text))
-        closing = re.compile(
-            r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t\r]*$", re.M
-        ).search(text, start)
-        # an unclosed fence (an answer cut off) runs to the end of the text
-        end = closing.start() if closing else len(text)
-        fence_end = closing.end() if closing else len(text)
-        blocks.append(_Block(opening.group(2).lower(), start, end, opening.start(), fence_end))
-        pos = fence_end
-    return blocks
-
-
-def _mask(text: str, blocks: list[_Block]) -> str:
+def _mask(text: str, blocks: list[FencedBlock]) -> str:
     for block in blocks:
         width = block.fence_end - block.fence_start
         text = text[: block.fence_start] + " " * width + text[block.fence_end :]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pytest_gptoss.checkers.blocks import fenced_blocks
 from pytest_gptoss.verdict import SpecError, Verdict
 
 CHECKER = "sql"
@@ -149,14 +150,6 @@ class Extracted:
     fallbacks: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Block:
-    tag: str
-    body: str
-    line: int
-
-
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)")
 _NOT_WORD_BEFORE = r"(?<![A-Za-z0-9_])"
 _QUERY_START = (
     _NOT_WORD_BEFORE + r"(?:SELECT(?![A-Za-z0-9_])"
@@ -178,7 +171,7 @@ def extract_sql(text: str) -> Extracted | None:
     Among several candidate blocks the last one holding a SELECT/WITH query
     wins; without any fenced block, the text from the first SELECT/WITH on.
     """
-    blocks = _fenced_blocks(text)
+    blocks = fenced_blocks(text)
     sql_blocks = [b for b in blocks if b.tag.lower() in _SQL_TAGS]
     if sql_blocks:
         with_query = [b for b in sql_blocks if _QUERY_ANYWHERE.search(b.body)]
@@ -204,26 +197,6 @@ def extract_sql(text: str) -> Extracted | None:
     if paragraph != sql and paragraph not in fallbacks:
         fallbacks.append(paragraph)
     return Extracted(sql, f"the text from line {line} on (no fenced block)", tuple(fallbacks))
-
-
-def _fenced_blocks(text: str) -> list[_Block]:
-    blocks: list[_Block] = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        opening = _FENCE_OPEN.match(lines[index])
-        if opening is None:
-            index += 1
-            continue
-        fence, tag = opening.group(1), opening.group(2)
-        closing = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
-        end = index + 1
-        while end < len(lines) and not closing.match(lines[end]):
-            end += 1
-        # an unclosed fence (an answer cut off) runs to the end of the text
-        blocks.append(_Block(tag, "\n".join(lines[index + 1 : end]), index + 1))
-        index = end + 1
-    return blocks
 
 
 # ---------------------------------------------------------- translation

@@ -12,24 +12,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_gptoss.cases import parse_yaml
 from pytest_gptoss.checkers import mermaid
 from pytest_gptoss.checkers.mermaid import MermaidSyntaxError, check, clean, parse_builtin, plain_label, validate
 from pytest_gptoss.verdict import SpecError, Verdict
 
-# The seed case: a flowchart of bubble sort. Only the comparison must be a decision; the loop tests
-# may be drawn as decisions or hexagons, but each loop must close on itself.
-BUBBLE_SPEC = {
-    "nodes": {
-        "outer": ["i<n-1", "i<len(arr)-1", "i<=n-2"],
-        "inner": ["j<n-i-1", "j<n-1-i", "j<len(arr)-i-1", "j<=n-i-2"],
-        "compare": ["arr[j]>arr[j+1]", "arr[j+1]<arr[j]"],
-        "swap": ["swap", "交换", "arr[j],arr[j+1]=arr[j+1],arr[j]"],
-    },
-    "decisions": ["compare"],
-    "edges": [{"from": "compare", "to": "swap"}],
-    "cycles": [["outer", "inner"], {"through": ["inner", "compare", "swap"], "avoiding": ["outer"]}],
-    "end": True,
-}
+# The seed case's check, as its case file says it: a flowchart of bubble sort. Only the comparison
+# must be a decision; each loop must close on itself; labels are matched folded (see the checker).
+SEED_CHECK = r"""
+mermaid:
+  nodes:
+    outer: ['i<n-1', {regex: 'i\s*(<\s*(n|len\(arr\))\s*-\s*1|<=\s*(n|len\(arr\))\s*-\s*2)(?!\d)'}]
+    inner: ['j<n-i-1', 'j<n-1-i', {regex: 'j\s*<\s*(n|len\(arr\))\s*-\s*(i\s*-\s*1|1\s*-\s*i)(?!\w)'}]
+    compare: ['arr[j]>arr[j+1]', 'arr[j+1]<arr[j]']
+    swap: [swap, 交换, 互换, 'arr[j],arr[j+1]=arr[j+1],arr[j]']
+  decisions: [compare]
+  edges:
+    - {from: compare, to: swap}
+  cycles:
+    - [outer, inner]
+    - {through: [inner, compare, swap], avoiding: [outer]}
+  end: true
+"""
+BUBBLE_SPEC = parse_yaml(SEED_CHECK)["mermaid"]
 
 TD_CHINESE = """\
 冒泡排序的流程图如下：
@@ -255,7 +260,7 @@ def test_each_omission_fails_naming_what_is_missing(answer: str, failed: list[st
     assert not verdict.passed and not verdict.error, verdict.explain()
     labels = [f["label"] for f in verdict.details["failed"]]
     assert len(labels) == len(failed), verdict.explain()
-    for label, start, note in zip(labels, failed, notes):
+    for label, start, note in zip(labels, failed, notes, strict=True):
         assert label.startswith(start)
         assert note in next(r["reason"] for r in verdict.details["failed"] if r["label"] == label)
         assert f"✗ {label}" in verdict.found
@@ -323,8 +328,22 @@ def test_the_first_flowchart_block_is_judged() -> None:
 
 
 def test_an_untagged_block_that_starts_with_graph_is_judged() -> None:
-    answer = "```\ngraph TD\n    A --> B\n```"
-    assert check({"nodes": ["A", "B"], "parser": "builtin"}, answer).passed
+    answer = "```python\ngraph = {}\n```\n```\ngraph TD\n    A --> B\n```"
+    verdict = check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
+    assert verdict.passed, verdict.explain()
+    assert verdict.where.startswith("fenced block at line 5 of the answer")
+
+
+def test_an_unfenced_diagram_ends_at_a_fence() -> None:
+    answer = "flowchart LR\n    A --> B\n```python\nprint(1)\n```\n"
+    verdict = check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
+    assert verdict.passed, verdict.explain()
+    assert verdict.where.startswith("unfenced diagram at line 1 of the answer")
+
+
+def test_prose_about_graphs_is_not_a_diagram() -> None:
+    verdict = check({"parser": "builtin"}, "graph theory helps here.\nflowchart is a word too.\n")
+    assert verdict.found.startswith("no mermaid diagram")
 
 
 def test_a_flowchart_in_an_indented_list_item_keeps_its_columns() -> None:
@@ -421,11 +440,32 @@ def test_labels_are_read_as_shown(label: str, plain: str) -> None:
 @pytest.mark.parametrize(
     ("label", "matches"),
     [("i < n - 1 ?", True), ("判断 i<n-1", True), ('"i &lt; n - 1 ?"', True), ("i #lt; n-1", True),
-     ("I ＜ N－1", True), ("j < n - i - 1", False), ("i <= n - 1", False)],
+     ("I ＜ N－1", True), ("j < n - i - 1", False), ("i <= n - 1", False), ("i < n - 10", False),
+     ("xi < n-1", False)],
 )
 def test_a_string_matches_a_label_that_contains_it(label: str, matches: bool) -> None:
     answer = fenced(f'flowchart TD\n    A["{label}"] --> B\n')
     assert check({"nodes": ["i<n-1"], "parser": "builtin"}, answer).passed is matches
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "matches"),
+    [
+        ("outer", "i < n - 1?", True), ("outer", "i &lt; n - 1 ?", True), ("outer", "判断 i < n-1", True),
+        ("outer", "i ＜ n－1", True), ("outer", "i #lt; n-1", True), ("outer", "i < len(arr) - 1", True),
+        ("outer", "i ≤ n - 2", True), ("outer", "I < N-1", True), ("outer", "j < n - i - 1", False),
+        ("outer", "i < n", False), ("outer", "i < n - 10", False), ("outer", "i = 0", False),
+        ("inner", "j < n - i - 1", True), ("inner", "j<n-1-i", True), ("inner", "j < len(arr) - i - 1", True),
+        ("inner", "j #lt; n-i-1 ?", True), ("inner", "i < n - 1", False), ("inner", "j < n - 1", False),
+        ("compare", "arr#91;j#93; #gt; arr#91;j+1#93;", True), ("compare", "arr[j] &gt; arr[j + 1]?", True),
+        ("compare", "arr[j] < arr[j+1]", False), ("swap", "交换 arr[j] 和 arr[j+1]", True),
+        ("swap", "Swap(arr[j], arr[j+1])", True), ("swap", "arr[j], arr[j + 1] = arr[j + 1], arr[j]", True),
+        ("swap", "j += 1", False), ("swap", "swapped", False),
+    ],
+)
+def test_the_seed_matchers(name: str, label: str, matches: bool) -> None:
+    answer = fenced(f'flowchart TD\n    A["{label}"] --> B\n')
+    assert check({"nodes": [BUBBLE_SPEC["nodes"][name]], "parser": "builtin"}, answer).passed is matches
 
 
 # -- the spec -------------------------------------------------------------------------------
@@ -520,7 +560,6 @@ def test_a_node_that_fails_falls_back_or_errors(tmp_path: Path, monkeypatch: pyt
                                                 script: str, reason: str) -> None:
     fake_node(tmp_path, monkeypatch, script)
     monkeypatch.setattr(mermaid, "NODE_TIMEOUT", 0.5)
-    monkeypatch.setattr(mermaid.run_real_parser, "__defaults__", (0.5,))
     fallback = check({}, fenced("flowchart LR\n    A --> B\n"))
     assert fallback.passed and fallback.details["parser"] == "the built-in parser"
     assert reason in fallback.found
@@ -581,7 +620,7 @@ def test_renaming_ids_and_reordering_lines_keeps_the_verdict(names: list[str], o
     spec = {**BUBBLE_SPEC, "parser": "builtin"}
     expected = outcome(check(spec, render(plain_ids, edges, straight)))
     assert expected[0] is (dropped is None)
-    renamed = dict(zip(BUBBLE_NODES, names))
+    renamed = dict(zip(BUBBLE_NODES, names, strict=True))
     assert outcome(check(spec, render(renamed, edges, order))) == expected
 
 
@@ -629,12 +668,12 @@ def test_any_answer_gets_a_verdict(answer: str) -> None:
 def real_parser() -> mermaid.RealParser:
     """mermaid under node; missing, it skips, or fails when GPTOSS_MERMAID_PARSER=mermaid says it is expected."""
     found = mermaid.find_real_parser()
-    if found is None:
-        message = f"mermaid is not installed in {mermaid.mermaid_directory()}; install it with: {mermaid.INSTALL_COMMAND}"
-        if os.environ.get(mermaid.PARSER_ENV) == "mermaid":
-            pytest.fail(f"{mermaid.PARSER_ENV}=mermaid but {message}")
-        pytest.skip(f"{message} (set {mermaid.PARSER_ENV}=mermaid to make its absence an error)")
-    return found
+    if found is not None:
+        return found
+    message = f"mermaid is not installed in {mermaid.mermaid_directory()}; install it with: {mermaid.INSTALL_COMMAND}"
+    if os.environ.get(mermaid.PARSER_ENV) == "mermaid":
+        pytest.fail(f"{mermaid.PARSER_ENV}=mermaid but {message}")
+    pytest.skip(f"{message} (set {mermaid.PARSER_ENV}=mermaid to make its absence an error)")
 
 
 def random_flowchart(rng: random.Random) -> str:
@@ -697,7 +736,7 @@ def test_the_builtin_parser_agrees_with_mermaid(real_parser: mermaid.RealParser)
     sources += [clean(random_flowchart(rng)) for _ in range(300)]
     results = mermaid.run_real_parser(real_parser, sources)
     disagreements = []
-    for source, result in zip(sources, results):
+    for source, result in zip(sources, results, strict=True):
         real, ours = described(source, result), builtin_described(source)
         # mermaid gives no position for some errors (a bare subgraph, a bad linkStyle index)
         if real[0] == ours[0] == "error" and real[1] is None:

@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "html": "html",
     "plan": "plan",
     "python_function": "python_function",
+    "mermaid": "mermaid",
 }
 COMPOSITIONS = ("all", "any", "not")
 CHANNELS = ("final", "analysis")

@@ -2,9 +2,9 @@
 
 Which diagram is judged: the first fenced block tagged ``mermaid`` that is a
 flowchart; failing that the first ``mermaid`` block (which then fails as not a
-flowchart); then the first fenced block of any tag that starts with
-``flowchart`` or ``graph``; then an unfenced block starting at a line
-``flowchart ...``/``graph ...`` and running to the first blank line.
+flowchart); then the first fenced block of any tag whose first line is a
+flowchart header (``flowchart``/``graph``, maybe a direction); then an
+unfenced block from such a line to the first blank line.
 
 A diagram that does not parse fails with the parser's message, its line and
 column (counted inside the diagram) and the answer around it. A diagram of
@@ -44,8 +44,9 @@ Label matching. A node label is read as shown: mermaid entity codes (``#lt;``,
 ``#60;``) and HTML entities (``&lt;``) decoded, ``<br>`` read as a space,
 simple formatting tags (``<b>``, ``<i>``, ...) dropped, NFKC-folded (so
 ``＜`` is ``<``), with ``≤ ≥ ≠ −`` read as ``<= >= != -``. A string matches a
-node label that contains it, ignoring case and all whitespace (``i<n-1``
-matches ``判断 i < n - 1 ?``). ``{regex: P}`` searches the label, its
+node label that contains it, ignoring case and all whitespace, but not inside
+a longer ASCII word or number (``i<n-1`` matches ``判断 i < n - 1 ?`` and not
+``i < n - 10``; ``swap`` does not match ``swapped``). ``{regex: P}`` searches the label, its
 whitespace collapsed to single spaces, ignoring case. A list matches when any
 item does. A string that names an entry of ``nodes`` refers to it. Edge labels
 are short words, so a string must equal the whole edge label (ignoring case,
@@ -87,7 +88,7 @@ import signal
 import subprocess
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,6 @@ DIR_ENV = "GPTOSS_MERMAID_DIR"
 INSTALL_COMMAND = "npm install --prefix ~/.cache/pytest-gptoss/mermaid mermaid@11"
 NODE_TIMEOUT = 60.0
 DECISION_SHAPES = frozenset({"diamond", "diam", "decision", "question"})
-END_WORDS = re.compile(r"^(?:end|stop|结束|终止|停止)\b", re.IGNORECASE)
 
 #: at most this many failed assertions and nodes are spelled out, so a verdict fits a screen
 _SHOWN = 8
@@ -361,11 +361,38 @@ def plain_label(label: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", plain_label(text).casefold())
+
+
 def _key(text: str, *, whole: bool = False) -> str:
-    folded = unicodedata.normalize("NFKC", plain_label(text).casefold())
+    folded = _folded(text)
     if whole:
         folded = folded.strip(_EDGE_PUNCTUATION)
     return _SPACES.sub("", folded)
+
+
+def _ascii_word(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+def _contains(needle: str, label: str) -> bool:
+    """``needle`` occurs in ``label`` ignoring case and whitespace, and not inside a longer ASCII word."""
+    wanted = _key(needle)
+    folded = _folded(label)
+    kept = [index for index, char in enumerate(folded) if not char.isspace()]
+    key = "".join(folded[index] for index in kept)
+    start = key.find(wanted)
+    while start >= 0:
+        first, last = kept[start], kept[start + len(wanted) - 1]
+        before = folded[first - 1] if first else " "
+        after = folded[last + 1] if last + 1 < len(folded) else " "
+        glued_before = _ascii_word(wanted[0]) and _ascii_word(before)
+        glued_after = _ascii_word(wanted[-1]) and _ascii_word(after)
+        if not glued_before and not glued_after:
+            return True
+        start = key.find(wanted, start + 1)
+    return False
 
 
 def _matches(matcher: _Matcher, label: str, *, whole: bool = False) -> bool:
@@ -376,15 +403,16 @@ def _matches(matcher: _Matcher, label: str, *, whole: bool = False) -> bool:
         elif whole:
             if _key(alternative.text, whole=True) == _key(label, whole=True):
                 return True
-        elif _key(alternative.text) in _key(label):
+        elif _contains(alternative.text, label):
             return True
     return False
 
 
 # -- finding the diagram in the answer ----------------------------------------------
 
-_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)[^`]*$")
 _HEADER = re.compile(r"^\s*(?:flowchart|graph)\b")
+#: outside a ```mermaid block only a line that is nothing but a header starts a diagram
+_HEADER_LINE = re.compile(r"^\s*(?:flowchart|graph)(?:[ \t]+(?:TB|TD|BT|LR|RL))?[ \t]*;?[ \t]*(?:\n|$)")
 _KIND_WORD = re.compile(r"^\s*([A-Za-z][\w-]*)")
 _OTHER_KINDS = (
     "sequenceDiagram", "classDiagram", "stateDiagram", "erDiagram", "gantt", "pie", "journey",
@@ -415,7 +443,7 @@ def find_diagram(text: str) -> _Block | None:
     if flowcharts or tagged:
         return (flowcharts or tagged)[0]
     for _, block in blocks:
-        if _HEADER.match(_strip_preamble(block.source)):
+        if _HEADER_LINE.match(_strip_preamble(block.source)):
             return block
     return _unfenced_block(text, blocks)
 
@@ -428,38 +456,34 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _fenced_blocks(text: str) -> Iterator[tuple[str, _Block]]:
-    lines = list(_lines(text))
-    index = 0
-    while index < len(lines):
-        opening = _FENCE_OPEN.match(lines[index][1])
-        if not opening:
-            index += 1
+    from pytest_gptoss.checkers.blocks import fenced_blocks
+
+    for fenced in fenced_blocks(text):
+        raw = text[fenced.start:fenced.end].split("\n")
+        body = fenced.body.split("\n")
+        if len(body) > 1 and not body[-1] and not raw[-1].strip():
+            raw, body = raw[:-1], body[:-1]
+        if not "".join(body).strip():
             continue
-        fence, indent = opening["fence"], len(opening["indent"])
-        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-        body: list[tuple[int, str]] = []
-        index += 1
-        while index < len(lines) and not close.match(lines[index][1]):
-            offset, line = lines[index]
-            cut = len(line) - len(line.lstrip(" \t")) if indent else 0
-            cut = min(cut, indent)
-            body.append((offset + cut, line[cut:].rstrip("\r")))
-            index += 1
-        index += 1
-        if body:
-            info = opening["info"].lower()
-            yield info, _Block("\n".join(line for _, line in body), tuple(o for o, _ in body),
-                               f"```{info} block" if info else "fenced block")
+        starts, offset = [], fenced.start
+        for raw_line, line in zip(raw, body, strict=True):
+            # a dedented body loses the same prefix from each line; keep columns pointing at the answer
+            starts.append(offset + len(raw_line) - len(line))
+            offset += len(raw_line) + 1
+        how = f"```{fenced.tag} block" if fenced.tag else "fenced block"
+        yield fenced.tag, _Block("\n".join(line.rstrip("\r") for line in body), tuple(starts), how)
 
 
 def _unfenced_block(text: str, blocks: list[tuple[str, _Block]]) -> _Block | None:
     fenced = [(b.starts[0], b.span[1]) for _, b in blocks]
     body: list[tuple[int, str]] = []
     for offset, line in _lines(text):
-        if any(lo <= offset <= hi for lo, hi in fenced):
+        if any(lo <= offset <= hi for lo, hi in fenced) or re.match(r"[ \t]*(?:```|~~~)", line):
+            if body:
+                break
             continue
         if not body:
-            if _HEADER.match(line):
+            if _HEADER_LINE.match(line.rstrip("\r")):
                 body.append((offset, line.rstrip("\r")))
         elif line.strip():
             body.append((offset, line.rstrip("\r")))
@@ -560,7 +584,6 @@ class _Token:
 
 
 _W = r"(?![A-Za-z0-9_])"  # JavaScript's \b after a word character
-_ALL = "ALL"
 # index: (pattern, token, action); action is None, "pop", "push:STATE", "graph" or "pop,push:STATE"
 _RULES: dict[int, tuple[str, str | None, str | None]] = {
     0: (r"accTitle\s*:\s*", "acc_title", "push:acc_title"),
@@ -1367,8 +1390,9 @@ def find_real_parser() -> RealParser | None:
     return RealParser(node, directory, version)
 
 
-def run_real_parser(parser: RealParser, sources: list[str], timeout: float = NODE_TIMEOUT) -> list[dict[str, Any]]:
+def run_real_parser(parser: RealParser, sources: list[str], timeout: float | None = None) -> list[dict[str, Any]]:
     """mermaid's verdict on each source: a graph, a diagram type, or an error with its position."""
+    timeout = NODE_TIMEOUT if timeout is None else timeout
     try:
         process = subprocess.Popen(
             [parser.node, "--input-type=module", "-e", _NODE_SCRIPT],
@@ -1477,7 +1501,6 @@ class _Judged:
     flowchart: Flowchart | None = None
     error: MermaidSyntaxError | None = None
     unavailable: str = ""
-    results: list[_Result] = field(default_factory=list)
 
 
 def check(spec: Any, text: str) -> Verdict:

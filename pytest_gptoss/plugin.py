@@ -26,7 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gptoss: a gpt-oss case collected from a case file")
     settings = options.settings(config)
-    run = Run(settings)
+    run = Run(settings, config=config)
     if settings.replay is not None:
         try:
             run.replay = ReplayBackend(settings.replay)

@@ -28,6 +28,7 @@ class Run:
     backends: dict[str, Backend] = field(default_factory=dict)
     case_ids: dict[str, str] = field(default_factory=dict)
     markers: set[str] = field(default_factory=set)
+    config: pytest.Config | None = None
 
     def marker(self, config: pytest.Config, name: str) -> str:
         """A case's category or tag as a registered marker name (``-m math`` works)."""
@@ -68,7 +69,10 @@ class Run:
                 n_gpu_layers=self.settings.n_gpu_layers,
                 threads=self.settings.threads,
             )
-            self.backends[label] = LlamaBackend(label, path, runtime)
+            backend = LlamaBackend(label, path, runtime)
+            if self.config is not None and not hasattr(self.config, "workerinput"):
+                backend.on_progress = Progress(self.config, label)
+            self.backends[label] = backend
         return self.backends[label]
 
     def requests(self, case: Case, reasoning: str) -> list[Request]:
@@ -87,6 +91,36 @@ class Run:
             )
             for index in range(samples)
         ]
+
+
+#: seconds between two progress lines of one long generation
+PROGRESS_SECONDS = 15.0
+
+
+class Progress:
+    """Shows a long generation's progress on the terminal, so a run of many minutes is not silent.
+
+    Used only where the terminal is this process's (not on an xdist worker).
+    """
+
+    def __init__(self, config: pytest.Config, label: str) -> None:
+        self.config = config
+        self.label = label
+        self.shown_at = 0.0
+
+    def __call__(self, request: Request, tokens: int, seconds: float) -> None:
+        if seconds - self.shown_at < PROGRESS_SECONDS:
+            return
+        self.shown_at = seconds
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"gptoss: {request.case}[{self.label}-{request.reasoning}] sample {request.sample}: "
+                f"{tokens:,} tokens in {seconds:.0f} s ({tokens / seconds:.1f} tokens/s)"
+            )
 
 
 def judge(case: Case, model: str, reasoning: str, generations: list[Generation]) -> CaseResult:

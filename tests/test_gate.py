@@ -310,3 +310,33 @@ def test_outcome_names() -> None:
     assert results.outcome_of(report) == "passed"
     report.wasxfail = "reason"
     assert results.outcome_of(report) == "xpassed"
+
+
+def test_under_xdist_each_model_is_loaded_once_by_one_worker(pytester: pytest.Pytester) -> None:
+    tiny = ensure_tiny(pytester.path / "models")
+    copy = pytester.path / "copy.gguf"
+    copy.write_bytes(tiny.read_bytes())
+    write_cases(pytester, "".join(
+        [f"  - id: c{i}\n    prompt: q{i}\n    max_tokens: 8\n    check: {{numeric: 1}}\n" for i in range(4)]
+    ).join(["cases:\n", ""]))
+    # every model load, and every item, is logged with the worker that did it
+    pytester.makeconftest(
+        "import os, llama_cpp\n"
+        "_init = llama_cpp.Llama.__init__\n"
+        "def _logged(self, *args, **kwargs):\n"
+        "    with open('loads.log', 'a') as f:\n"
+        "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + os.path.basename(kwargs['model_path']) + '\\n')\n"
+        "    _init(self, *args, **kwargs)\n"
+        "llama_cpp.Llama.__init__ = _logged\n"
+        "def pytest_runtest_setup(item):\n"
+        "    with open('items.log', 'a') as f:\n"
+        "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + item.nodeid + '\\n')\n"
+    )
+    result = pytester.runpytest(f"--gptoss-model={tiny}", f"--gptoss-model={copy}", "-n", "2")
+    assert result.parseoutcomes().get("errors", 0) == 0
+    loads = pytester.path.joinpath("loads.log").read_text().split("\n")[:-1]
+    assert sorted(line.split()[1] for line in loads) == ["copy.gguf", "tiny-gpt-oss-v1.gguf"]
+    items = [line.split() for line in pytester.path.joinpath("items.log").read_text().splitlines()]
+    assert len(items) == 8
+    workers_of = {model: {w for w, node in items if f"[{model}-" in node} for model in ("copy", "tiny-gpt-oss-v1")}
+    assert all(len(workers) == 1 for workers in workers_of.values()), workers_of

@@ -207,3 +207,21 @@ def test_a_real_non_gpt_oss_gguf_answers_through_its_chat_template(pytester: pyt
     assert line["analysis"] == "" and line["final"].strip()
     assert 0 < line["completion_tokens"] <= 24
     assert line["finish_reason"] in ("stop", "length")
+
+
+def test_a_long_generation_shows_its_progress(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_gptoss import runner
+
+    monkeypatch.setattr(runner, "PROGRESS_SECONDS", 0.0)
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: long\n    prompt: q\n    check: {numeric: 1}\n"})
+    # the tiny model stops by chance; take the first seed whose generation runs past 64 tokens
+    for seed in range(20):
+        result = pytester.runpytest("--gptoss-model=tiny", f"--gptoss-seed={seed}", "--gptoss-record=t.jsonl")
+        tokens = json.loads(pytester.path.joinpath("t.jsonl").read_text())["completion_tokens"]
+        if tokens > 64:
+            break
+    assert tokens > 64
+    lines = [line for line in result.outlines if line.startswith("gptoss: long[tiny-medium] sample 0: ")]
+    assert len(lines) == (tokens - 1) // 32, (tokens, lines)
+    assert lines[0].startswith("gptoss: long[tiny-medium] sample 0: 32 tokens in ")
+    assert lines[1].startswith("gptoss: long[tiny-medium] sample 0: 64 tokens in ")

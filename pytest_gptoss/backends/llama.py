@@ -11,7 +11,7 @@ from __future__ import annotations
 import atexit
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,9 @@ class Runtime:
     n_gpu_layers: int = -1
     threads: int | None = None
 
+
+#: how often (in generated tokens) a generation reports its progress
+PROGRESS_EVERY_TOKENS = 32
 
 #: loaded models, one per (path, runtime) for the life of the process
 _LOADED: dict[tuple[str, Runtime], Any] = {}
@@ -84,6 +87,8 @@ class LlamaBackend:
         self.runtime = runtime
         self._llm: Any = None
         self._harmony_ids: dict[str, int] | None = None
+        #: called now and then during a generation with (request, tokens so far, seconds so far)
+        self.on_progress: Callable[[Request, int, float], None] | None = None
 
     @property
     def llm(self) -> Any:
@@ -129,6 +134,8 @@ class LlamaBackend:
             tokens.append(token)
             if token in stops or len(tokens) >= budget:
                 break
+            if self.on_progress is not None and len(tokens) % PROGRESS_EVERY_TOKENS == 0:
+                self.on_progress(request, len(tokens), time.perf_counter() - started)
         seconds = time.perf_counter() - started
         text = llm.detokenize(tokens, special=True).decode("utf-8", errors="replace")
         parsed = harmony.parse_completion(text)

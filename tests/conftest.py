@@ -11,5 +11,10 @@ import llama_cpp  # noqa: F401
 import numpy  # noqa: F401
 import sqlglot  # noqa: F401
 
+from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory
+
 # Keep what the plugin caches (the tiny model) out of the user's home.
 os.environ.setdefault("GPTOSS_CACHE_HOME", tempfile.mkdtemp(prefix="gptoss-tests-"))
+# pytester points HOME at each test's own directory; keep finding the mermaid
+# that is installed under the real home.
+os.environ.setdefault(DIR_ENV, str(mermaid_directory()))

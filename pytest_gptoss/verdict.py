@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,6 +65,19 @@ class SpecError(ValueError):
 
     def prefixed(self, *prefix: str | int) -> SpecError:
         return SpecError(self.message, tuple(prefix) + self.path)
+
+
+def check_keys(spec: Any, known: Sequence[str], *, name: str, usage: str) -> Mapping[str, Any]:
+    """``spec`` as a mapping of known keys, or :class:`SpecError` (with the unknown key as its path).
+
+    ``usage`` says what the checker takes, for a spec that is no mapping at all.
+    """
+    if not isinstance(spec, Mapping):
+        raise SpecError(f"{usage}; got {type(spec).__name__}")
+    for key in spec:
+        if key not in known:
+            raise SpecError(f"unknown key {key!r}; {name} accepts {', '.join(known)}", (key,))
+    return spec
 
 
 def _indent(text: str) -> str:

@@ -53,7 +53,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pytest_gptoss.checkers.blocks import fenced_blocks
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "code"
 KEYS = ("stdout", "match", "stdin", "timeout", "memory_mb", "language", "no_imports_outside_stdlib")
@@ -97,11 +97,7 @@ class CodeBlock:
 
 def validate(spec: Any) -> None:
     """Raise :class:`SpecError` if the ``code`` spec is malformed."""
-    if not isinstance(spec, Mapping):
-        raise SpecError("'code' takes a mapping with at least 'stdout' (the expected output)")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key '{key}'; known keys: {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="code", usage="'code' takes a mapping with at least 'stdout' (the expected output)")
     if "stdout" not in spec:
         raise SpecError("'stdout' (the expected output) is required")
     expected = spec["stdout"]

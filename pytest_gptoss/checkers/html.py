@@ -34,7 +34,7 @@ from typing import Any
 
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 CHECKER = "html"
 KEYS = ("assert", "document")
@@ -113,12 +113,8 @@ def validate(spec: Any) -> None:
 
 
 def _parse(spec: Any) -> _Spec:
-    if not isinstance(spec, Mapping):
-        raise SpecError(f"html takes a mapping with 'assert' (a list of assertions) and/or 'document'; "
-                        f"got {type(spec).__name__}")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; html accepts {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="html",
+               usage="html takes a mapping with 'assert' (a list of assertions) and/or 'document'")
     if not any(key in spec for key in KEYS):
         raise SpecError("html needs 'assert' (a list of selector assertions) or 'document: true'")
     document = spec.get("document", False)
@@ -142,11 +138,8 @@ def _assertion(index: int, item: Any) -> Assertion:
 
     if isinstance(item, str):
         item = {"selector": item}
-    if not isinstance(item, Mapping):
-        raise SpecError(f"an assertion is a mapping with a 'selector' (or a bare selector), not {item!r}")
-    for key in item:
-        if key not in ASSERTION_KEYS:
-            raise SpecError(f"unknown key {key!r}; an assertion accepts {', '.join(ASSERTION_KEYS)}", (key,))
+    check_keys(item, ASSERTION_KEYS, name="an assertion",
+               usage=f"an assertion is a mapping with a 'selector' (or a bare selector), not {item!r}")
     selector = item.get("selector")
     if not isinstance(selector, str) or not selector.strip():
         raise SpecError("'selector' (a CSS selector) is required", ("selector",))

@@ -44,7 +44,7 @@ from typing import Any
 
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 CHECKER = "json"
 KEYS = ("schema", "shape", "consecutive", "others", "last")
@@ -94,11 +94,7 @@ def validate(spec: Any) -> None:
 def _parse(spec: Any) -> _Spec:
     if spec is None:
         spec = {}
-    if not isinstance(spec, Mapping):
-        raise SpecError(f"json takes a mapping of {', '.join(KEYS)} (all optional); got {type(spec).__name__}")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; json accepts {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="json", usage=f"json takes a mapping of {', '.join(KEYS)} (all optional)")
     shape = spec.get("shape", "any")
     if shape not in SHAPES:
         raise SpecError(f"'shape' must be one of {', '.join(SHAPES)}, not {shape!r}", ("shape",))

@@ -93,7 +93,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "mermaid"
 KEYS = ("kind", "direction", "nodes", "decisions", "edges", "cycles", "end", "parser")
@@ -205,11 +205,7 @@ def validate(spec: Any) -> None:
 def _parse_spec(spec: Any) -> _Spec:
     if spec is None:
         spec = {}
-    if not isinstance(spec, Mapping):
-        raise SpecError(f"mermaid takes a mapping (keys: {', '.join(KEYS)}); got {type(spec).__name__}")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; mermaid accepts {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="mermaid", usage=f"mermaid takes a mapping (keys: {', '.join(KEYS)})")
     kind = spec.get("kind", "flowchart")
     if kind not in KINDS:
         raise SpecError(f"'kind' must be flowchart (or graph, the same diagram), not {kind!r}", ("kind",))

@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 KEYS = ("answer", "unit", "abs_tol", "rel_tol")
 
@@ -164,9 +164,7 @@ def _parse(spec: Any) -> _Spec:
             "numeric takes a number or a mapping {answer: N, unit: ..., abs_tol: ..., rel_tol: ...}; "
             f"got {type(spec).__name__}"
         )
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; numeric accepts {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="numeric", usage="numeric takes a mapping")
     if "answer" not in spec:
         raise SpecError("numeric needs 'answer', the expected number", ("answer",))
     answer = _exact(spec["answer"], "answer")

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "plan"
 KEYS = ("puzzle", "max_steps")
@@ -379,11 +379,7 @@ def solve(puzzle: Puzzle) -> list[Any] | None:
 
 def validate(spec: Any) -> None:
     """Raise :class:`SpecError` if the ``plan`` spec is malformed."""
-    if not isinstance(spec, Mapping):
-        raise SpecError(f"'plan' takes a mapping with 'puzzle' (one of: {', '.join(PUZZLES)})")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key '{key}'; known keys: {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="plan", usage=f"'plan' takes a mapping with 'puzzle' (one of: {', '.join(PUZZLES)})")
     if "puzzle" not in spec:
         raise SpecError(f"'puzzle' is required (one of: {', '.join(PUZZLES)})")
     if spec["puzzle"] not in PUZZLES:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 KEYS = ("topic", "rejects", "hedges")
 HEDGES = (
@@ -53,11 +53,7 @@ class Sentence:
 
 
 def validate(spec: Any) -> None:
-    if not isinstance(spec, Mapping):
-        raise SpecError("premise takes a mapping with 'topic' and 'rejects' (regexes)")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; premise accepts {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="premise", usage="premise takes a mapping with 'topic' and 'rejects' (regexes)")
     for key in ("topic", "rejects"):
         if key not in spec:
             raise SpecError(f"'{key}' is required: a regex or a list of regexes", (key,))

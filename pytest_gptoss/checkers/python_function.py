@@ -67,7 +67,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 if TYPE_CHECKING:
     from pytest_gptoss.checkers.code import CodeBlock
@@ -325,11 +325,8 @@ def generate(strategies: list[_Strategy], count: int) -> list[tuple[Any, ...]]:
 
 def validate(spec: Any) -> None:
     """Raise :class:`SpecError` if the ``python_function`` spec is malformed."""
-    if not isinstance(spec, Mapping):
-        raise SpecError("'python_function' takes a mapping with 'function', 'reference' and 'strategy' or 'examples'")
-    for key in spec:
-        if key not in KEYS:
-            raise SpecError(f"unknown key '{key}'; known keys: {', '.join(KEYS)}", (key,))
+    check_keys(spec, KEYS, name="python_function",
+               usage="'python_function' takes a mapping with 'function', 'reference' and 'strategy' or 'examples'")
     for key in ("function", "reference"):
         if key not in spec:
             raise SpecError(f"'{key}' is required")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pytest_gptoss.checkers.blocks import fenced_blocks
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 CHECKER = "sql"
 REQUIRED = ("setup", "reference")
@@ -57,12 +57,8 @@ _T = TypeVar("_T")
 
 def validate(spec: Any) -> None:
     """Raise :class:`SpecError` unless ``spec`` is a well-formed ``sql`` spec."""
-    if not isinstance(spec, Mapping):
-        raise SpecError("the sql checker takes a mapping with at least 'setup' and 'reference'")
-    known = (*REQUIRED, *DEFAULTS)
-    for key in spec:
-        if key not in known:
-            raise SpecError(f"unknown key '{key}'; the sql checker knows: {', '.join(known)}", (key,))
+    check_keys(spec, (*REQUIRED, *DEFAULTS), name="sql",
+               usage="the sql checker takes a mapping with at least 'setup' and 'reference'")
     for key in REQUIRED:
         if key not in spec:
             raise SpecError(f"'{key}' is required: {_REQUIRED_HELP[key]}", (key,))

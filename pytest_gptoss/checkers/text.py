@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
 OPTIONS = ("ignore_case", "ignore_width")
@@ -138,16 +138,8 @@ def fold(text: str, *, case: bool, width: bool) -> str:
 
 
 def _parse(spec: Any) -> _Spec:
-    if not isinstance(spec, Mapping):
-        raise SpecError(
-            "text takes a mapping with at least one of " + ", ".join(ASSERTIONS)
-            + f"; got {type(spec).__name__}"
-        )
-    for key in spec:
-        if key not in ASSERTIONS and key not in OPTIONS:
-            raise SpecError(
-                f"unknown key {key!r}; text accepts {', '.join(ASSERTIONS + OPTIONS)}", (key,)
-            )
+    check_keys(spec, ASSERTIONS + OPTIONS, name="text",
+               usage="text takes a mapping with at least one of " + ", ".join(ASSERTIONS))
     if not any(key in spec for key in ASSERTIONS):
         raise SpecError("text needs at least one of " + ", ".join(ASSERTIONS))
     flags = {}

@@ -332,7 +332,8 @@ def test_under_xdist_each_model_is_loaded_once_by_one_worker(pytester: pytest.Py
         "    with open('items.log', 'a') as f:\n"
         "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + item.nodeid + '\\n')\n"
     )
-    result = pytester.runpytest(f"--gptoss-model={tiny}", f"--gptoss-model={copy}", "-n", "2")
+    # in a child process: the conftest patches llama_cpp, which this process shares with in-process runs
+    result = pytester.runpytest_subprocess(f"--gptoss-model={tiny}", f"--gptoss-model={copy}", "-n", "2")
     assert result.parseoutcomes().get("errors", 0) == 0
     loads = pytester.path.joinpath("loads.log").read_text().split("\n")[:-1]
     assert sorted(line.split()[1] for line in loads) == ["copy.gguf", "tiny-gpt-oss-v1.gguf"]

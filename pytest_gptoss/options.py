@@ -34,6 +34,8 @@ REPLAY = "replay"
 RESULTS = "results"
 BASELINE = "baseline"
 GATE = "gate"
+CACHE_DIR = "cache_dir"
+NO_CACHE = "no_cache"
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -95,6 +97,13 @@ def _existing_file(hint: str) -> Callable[[str], Path]:
     return parse
 
 
+def _boolean(value: str) -> bool:
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if value.strip().lower() not in words:
+        raise ValueError(f"'{value}' is not a boolean; use true or false")
+    return words[value.strip().lower()]
+
+
 def _gates(value: str) -> tuple[tuple[str, str], ...]:
     gates = []
     for part in value.split(","):
@@ -115,6 +124,8 @@ class Option:
     default: Any = None
     metavar: str = "VALUE"
     repeatable: bool = False
+    #: a switch: on the command line it takes no value
+    switch: bool = False
 
     @property
     def flag(self) -> str:
@@ -158,12 +169,21 @@ OPTIONS: tuple[Option, ...] = (
            "results file and fail the session on a regression", None, "PATH"),
     Option(GATE, _gates, "compare two models of this run and fail the session where the candidate "
            "regresses", (), "CANDIDATE:BASELINE", repeatable=True),
+    Option(CACHE_DIR, _path, "where generations are cached, keyed on everything that changes them "
+           "(default: ~/.cache/pytest-gptoss/responses)", None, "PATH"),
+    Option(NO_CACHE, _boolean, "neither read nor write the response cache", False, switch=True),
 )
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("gptoss", "gpt-oss model tests")
     for option in OPTIONS:
+        help_text = f"{option.help}. ini: {option.ini}, env: {option.env}"
+        if option.switch:
+            group.addoption(option.flag, dest=f"gptoss_{option.name}", action="store_const", const=True,
+                            default=None, help=help_text)
+            parser.addini(option.ini, f"{option.help} (same as {option.flag})", type="string")
+            continue
         group.addoption(
             option.flag,
             dest=f"gptoss_{option.name}",
@@ -171,7 +191,7 @@ def add_options(parser: pytest.Parser) -> None:
             type=_argparse_type(option),
             default=None,
             metavar=option.metavar,
-            help=f"{option.help}. ini: {option.ini}, env: {option.env}",
+            help=help_text,
         )
         parser.addini(option.ini, f"{option.help} (same as {option.flag})",
                       type="linelist" if option.repeatable else "string")
@@ -205,6 +225,8 @@ class Settings:
     results: Path | None
     baseline: Path | None
     gate: tuple[tuple[str, str], ...]
+    cache_dir: Path | None
+    no_cache: bool
 
 
 def settings(config: pytest.Config) -> Settings:

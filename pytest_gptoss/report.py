@@ -72,6 +72,7 @@ class CaseResult:
             "final_tokens": max(0, completion_tokens - reasoning_tokens),
             "completion_tokens": completion_tokens,
             "seconds": round(sum(g.seconds for g in gens), 3),
+            "cached": sum(1 for g in gens if g.cached),
             "failed_samples": [s.generation.sample for s in self.samples if not s.verdict.passed],
             "explanation": explain(self),
         }
@@ -149,7 +150,7 @@ def explain(result: CaseResult, *, only_failed: bool = True) -> str:
 def _generation_facts(gen: Generation) -> str:
     """What is known of how the answer was made (a replayed one may know nothing)."""
     seed = f" (seed {gen.seed})" if gen.seed is not None else ""
-    facts = [f"finish {gen.finish_reason}"]
+    facts = [f"finish {gen.finish_reason}"] + (["from the response cache"] if gen.cached else [])
     if gen.prompt_tokens or gen.completion_tokens:
         facts.append(f"{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens")
     if gen.seconds:

@@ -11,7 +11,8 @@ from pytest_gptoss import checkers
 from pytest_gptoss.backends import Backend, Generation, Request, sample_seed
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.cases import Case
-from pytest_gptoss.models import ModelSpec, resolve
+from pytest_gptoss.cache import CachedBackend, ResponseCache
+from pytest_gptoss.models import ModelSpec, cache_dir, resolve
 from pytest_gptoss.options import Settings
 from pytest_gptoss.report import CaseResult, Sample, no_final_verdict
 from pytest_gptoss.transcripts import Writer
@@ -72,8 +73,25 @@ class Run:
             backend = LlamaBackend(label, path, runtime)
             if self.config is not None and not hasattr(self.config, "workerinput"):
                 backend.on_progress = Progress(self.config, label)
-            self.backends[label] = backend
+            self.backends[label] = self._cached(backend, path) if not self.settings.no_cache else backend
         return self.backends[label]
+
+    def _cached(self, backend: Backend, path: Path) -> Backend:
+        from pytest_gptoss.results import llama_build, model_identity
+
+        identity = model_identity(path)
+        model = {key: identity[key] for key in ("header_sha256", "size", "architecture")}
+        runtime = {
+            "ctx": self.settings.ctx,
+            "n_gpu_layers": self.settings.n_gpu_layers,
+            "threads": self.settings.threads,
+            "build": llama_build(),
+        }
+        return CachedBackend(backend, ResponseCache(self.cache_directory), model, runtime)
+
+    @property
+    def cache_directory(self) -> Path:
+        return self.settings.cache_dir or cache_dir() / "responses"
 
     def requests(self, case: Case, reasoning: str) -> list[Request]:
         settings = self.settings

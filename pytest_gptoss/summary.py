@@ -29,6 +29,10 @@ def lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     if prompt or reasoning or final:
         rate = f", {(reasoning + final) / seconds:.1f} generated tokens/s over {seconds:.1f} s" if seconds else ""
         out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final{rate}")
+    cached = sum(row.get("cached", 0) for row in rows)
+    if cached:
+        total = sum(row.get("total", 0) for row in rows)
+        out.append(f"{cached} of {total} generations came from the response cache (--gptoss-no-cache regenerates)")
     slow = sorted((row for row in rows if row.get("seconds")), key=lambda r: -r["seconds"])[:SLOWEST]
     if slow:
         out.append("slowest: " + ", ".join(

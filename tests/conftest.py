@@ -15,6 +15,8 @@ from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory
 
 # Keep what the plugin caches (the tiny model) out of the user's home.
 os.environ.setdefault("GPTOSS_CACHE_HOME", tempfile.mkdtemp(prefix="gptoss-tests-"))
+# Generate for real in every test; the response cache's own tests turn it on.
+os.environ.setdefault("GPTOSS_NO_CACHE", "1")
 # pytester points HOME at each test's own directory; keep finding the mermaid
 # that is installed under the real home.
 os.environ.setdefault(DIR_ENV, str(mermaid_directory()))

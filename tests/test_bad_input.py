@@ -169,3 +169,10 @@ def test_yaml_words_like_on_and_no_stay_words(pytester: pytest.Pytester) -> None
     )})
     pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "c", "final": "no", "analysis": "7"}) + "\n")
     pytester.runpytest("--gptoss-replay=t.jsonl").assert_outcomes(passed=1)
+
+
+def test_bad_boolean_for_no_cache(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GPTOSS_NO_CACHE", "maybe")
+    assert_one_line_usage_error(
+        pytester.runpytest(), "environment variable GPTOSS_NO_CACHE: 'maybe' is not a boolean; use true or false"
+    )

@@ -48,13 +48,15 @@ class Generation:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     #: the whole generated text, kept only when no final answer could be found
     raw: str = ""
+    #: answered from the response cache rather than generated now
+    cached: bool = False
 
     def to_transcript(self) -> dict[str, Any]:
         """The transcript line (DESIGN section 6), plain data only."""
         data = asdict(self)
         if not data["tool_calls"]:
             del data["tool_calls"]
-        for optional in ("commentary", "raw"):
+        for optional in ("commentary", "raw", "cached"):
             if not data[optional]:
                 del data[optional]
         return data

@@ -1,0 +1,95 @@
+"""The response cache: a generation is stored under a hash of everything that changes it.
+
+The key covers the model's identity (the hash of its GGUF header, metadata and
+tensor table), llama-cpp-python's version and llama.cpp's build, the exact
+prompt messages, the reasoning effort, the seed and every sampling and runtime
+setting that can change the tokens. A rerun with nothing changed (``--lf``,
+a checker fixed, a report regenerated) then costs no generation at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pytest_gptoss.backends import Backend, Generation, Request
+
+FORMAT_VERSION = 1
+
+
+def cache_key(request: Request, model: Mapping[str, Any], runtime: Mapping[str, Any]) -> str:
+    """The hash of everything that changes what ``request`` generates on this model and build."""
+    material = {
+        "format": FORMAT_VERSION,
+        "model": model,
+        "runtime": runtime,
+        "request": {k: v for k, v in asdict(request).items() if k != "sample"},
+    }
+    blob = json.dumps(material, sort_keys=True, ensure_ascii=False, default=list)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """A directory of generations, one JSON file per key."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored transcript, or None; an unreadable entry counts as absent."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("final"), str) else None
+
+    def put(self, key: str, transcript: Mapping[str, Any]) -> None:
+        """Store atomically, so concurrent workers never read half a file."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(dict(transcript), stream, ensure_ascii=False)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+class CachedBackend:
+    """A backend that answers from the cache where it can and stores what it generates."""
+
+    def __init__(self, inner: Backend, cache: ResponseCache, model: Mapping[str, Any],
+                 runtime: Mapping[str, Any]) -> None:
+        self.inner = inner
+        self.label = inner.label
+        self.cache = cache
+        self.model = dict(model)
+        self.runtime = dict(runtime)
+
+    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
+        keys = [cache_key(request, self.model, self.runtime) for request in requests]
+        found: list[Generation | None] = []
+        for request, key in zip(requests, keys):
+            stored = self.cache.get(key)
+            found.append(None if stored is None else Generation.from_transcript(
+                {**stored, "model": self.label, "sample": request.sample, "cached": True}
+            ))
+        missing = [index for index, generation in enumerate(found) if generation is None]
+        if missing:
+            made = self.inner.generate([requests[index] for index in missing])
+            for index, generation in zip(missing, made):
+                found[index] = generation
+                if generation is not None:
+                    self.cache.put(keys[index], generation.to_transcript())
+        return found

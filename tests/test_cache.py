@@ -1,0 +1,115 @@
+"""The response cache: keyed on everything that changes a generation, never on anything else."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pytest_gptoss.backends import Generation, Request
+from pytest_gptoss.cache import CachedBackend, ResponseCache, cache_key
+
+CASES = "cases:\n  - id: a\n    prompt: q\n    samples: 2\n    max_tokens: 24\n    check: {numeric: 1}\n"
+REQUEST = Request("a", (("user", "q"),), "medium", 0, 7, 24, 1.0, 1.0)
+MODEL = {"header_sha256": "ab" * 32, "size": 1, "architecture": "gpt-oss"}
+RUNTIME = {"ctx": 32768, "n_gpu_layers": -1, "threads": None, "build": {"llama_cpp_python": "0.3.36"}}
+
+
+def transcripts(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def caching(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPTOSS_NO_CACHE", raising=False)
+
+
+@pytest.mark.usefixtures("caching")
+def test_a_rerun_comes_from_the_cache_and_gives_the_same_answers(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASES})
+    first = pytester.runpytest("--gptoss-model=tiny", "--gptoss-cache-dir=responses", "--gptoss-record=one.jsonl")
+    second = pytester.runpytest("--gptoss-model=tiny", "--gptoss-cache-dir=responses", "--gptoss-record=two.jsonl")
+    one, two = transcripts(pytester.path / "one.jsonl"), transcripts(pytester.path / "two.jsonl")
+    assert [t.get("cached", False) for t in one] == [False, False]
+    assert [t["cached"] for t in two] == [True, True]
+    assert [{k: v for k, v in t.items() if k != "cached"} for t in two] == one
+    assert len(list((pytester.path / "responses").rglob("*.json"))) == 2
+    assert first.parseoutcomes() == second.parseoutcomes()
+    second.stdout.fnmatch_lines(["2 of 2 generations came from the response cache*"])
+
+
+@pytest.mark.usefixtures("caching")
+def test_no_cache_neither_reads_nor_writes(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASES})
+    pytester.runpytest("--gptoss-model=tiny", "--gptoss-cache-dir=responses", "--gptoss-no-cache", "--gptoss-record=t.jsonl")
+    assert not (pytester.path / "responses").exists()
+    assert not any(t.get("cached") for t in transcripts(pytester.path / "t.jsonl"))
+
+
+@pytest.mark.usefixtures("caching")
+def test_a_new_seed_misses_the_cache(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASES})
+    pytester.runpytest("--gptoss-model=tiny", "--gptoss-cache-dir=responses")
+    pytester.runpytest("--gptoss-model=tiny", "--gptoss-cache-dir=responses", "--gptoss-seed=1", "--gptoss-record=t.jsonl")
+    assert not any(t.get("cached") for t in transcripts(pytester.path / "t.jsonl"))
+    assert len(list((pytester.path / "responses").rglob("*.json"))) == 4
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r, m, rt: (replace(r, seed=8), m, rt),
+        lambda r, m, rt: (replace(r, reasoning="high"), m, rt),
+        lambda r, m, rt: (replace(r, messages=(("user", "q2"),)), m, rt),
+        lambda r, m, rt: (replace(r, temperature=0.5), m, rt),
+        lambda r, m, rt: (replace(r, top_p=0.9), m, rt),
+        lambda r, m, rt: (replace(r, max_tokens=25), m, rt),
+        lambda r, m, rt: (r, {**m, "header_sha256": "cd" * 32}, rt),
+        lambda r, m, rt: (r, m, {**rt, "n_gpu_layers": 0}),
+        lambda r, m, rt: (r, m, {**rt, "build": {"llama_cpp_python": "0.3.37"}}),
+    ],
+    ids=["seed", "effort", "prompt", "temperature", "top_p", "max_tokens", "model", "gpu", "build"],
+)
+def test_everything_that_changes_a_generation_changes_the_key(change) -> None:
+    assert cache_key(*change(REQUEST, MODEL, RUNTIME)) != cache_key(REQUEST, MODEL, RUNTIME)
+
+
+def test_the_sample_index_alone_does_not_change_the_key() -> None:
+    # the seed already differs per sample; the index is only where the answer is reported
+    assert cache_key(replace(REQUEST, sample=3), MODEL, RUNTIME) == cache_key(REQUEST, MODEL, RUNTIME)
+
+
+class Counting:
+    label = "m"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        self.calls.append(len(requests))
+        return [Generation(case=r.case, model="m", reasoning=r.reasoning, sample=r.sample, final=f"{r.seed}")
+                for r in requests]
+
+
+def test_only_the_misses_are_generated(tmp_path: Path) -> None:
+    inner = Counting()
+    backend = CachedBackend(inner, ResponseCache(tmp_path), MODEL, RUNTIME)
+    first = backend.generate([REQUEST])
+    both = backend.generate([REQUEST, replace(REQUEST, sample=1, seed=9)])
+    assert inner.calls == [1, 1]
+    assert [g.final for g in both] == ["7", "9"] and [g.cached for g in both] == [True, False]
+    assert first[0].final == "7"
+
+
+def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
+    inner = Counting()
+    cache = ResponseCache(tmp_path)
+    backend = CachedBackend(inner, cache, MODEL, RUNTIME)
+    backend.generate([REQUEST])
+    (entry,) = list(tmp_path.rglob("*.json"))
+    entry.write_text("{not json")
+    again = backend.generate([REQUEST])
+    assert inner.calls == [1, 1] and not again[0].cached
+    assert json.loads(entry.read_text())["final"] == "7"

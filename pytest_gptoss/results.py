@@ -8,6 +8,7 @@ arrive, so an interrupted run or a crashed worker keeps what finished.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -42,9 +43,16 @@ def model_identity(path: Path) -> dict[str, Any]:
 
     The hash covers the header, the key/value metadata and the tensor table
     (names, shapes, types, offsets), so a new quantization or checkpoint of
-    the same architecture hashes differently.
+    the same architecture hashes differently. Read once per file version and
+    process: the results file and the response cache both ask.
     """
-    path = Path(path)
+    status = os.stat(path)
+    return dict(_identity(str(path), status.st_size, status.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=16)
+def _identity(name: str, _size: int, _mtime_ns: int) -> dict[str, Any]:
+    path = Path(name)
     metadata = read_gguf_metadata(path, lambda key: key.startswith("general.") or key.endswith(".block_count"))
     end = _tensor_table_end(path, metadata)
     digest = hashlib.sha256()

@@ -53,6 +53,9 @@ def render(gptoss: dict[str, Any]) -> str:
         parts.append(f"<div><b>Verdict</b><pre>{escape(sample['verdict'])}</pre></div>")
         if sample.get("analysis"):
             parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
+        elif sample.get("raw"):
+            parts.append("<details><summary>Model output (no final answer found in it)</summary>"
+                         f"<pre>{escape(sample['raw'])}</pre></details>")
     parts.append(f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>")
     parts.append("</div>")
     return "".join(parts)

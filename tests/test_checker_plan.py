@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pytest_gptoss.checkers import plan
 from pytest_gptoss.checkers.plan import Crossing, Unreadable
 from pytest_gptoss.verdict import SpecError, Verdict
+from verdicts import assert_fails, assert_passes
 
 PUZZLE = plan.PUZZLES["river-crossing-5"]
 SPEC = {"puzzle": "river-crossing-5"}
@@ -77,16 +78,6 @@ def judge(answer: str, **spec) -> Verdict:
     verdict = plan.check({**SPEC, **spec}, answer)
     assert verdict.checker == "plan"
     return verdict
-
-
-def assert_passes(verdict: Verdict) -> None:
-    assert verdict.passed and not verdict.error, verdict.explain()
-
-
-def assert_fails(verdict: Verdict, *why: str) -> None:
-    assert not verdict.passed and not verdict.error, verdict.explain()
-    for part in why:
-        assert part in verdict.why, verdict.explain()
 
 
 # --- spec -------------------------------------------------------------------------

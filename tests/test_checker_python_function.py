@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_gptoss.checkers import python_function as pf
 from pytest_gptoss.verdict import SpecError, Verdict
+from verdicts import assert_passes
 
 # The seed article's code-understanding question, verbatim.
 MYSTERY = """\
@@ -39,10 +40,6 @@ def judge(answer: str, **spec) -> Verdict:
     verdict = pf.check({**SPEC, **spec}, answer)
     assert verdict.checker == "python_function"
     return verdict
-
-
-def assert_passes(verdict: Verdict) -> None:
-    assert verdict.passed and not verdict.error, verdict.explain()
 
 
 def assert_fails(verdict: Verdict, found: str = "", why: str = "") -> None:

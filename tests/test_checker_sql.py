@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers import sql
 from pytest_gptoss.verdict import SpecError, Verdict
+from verdicts import assert_fails, assert_passes
 
 # --- the seed article's two tasks, schemas, data and reference answers verbatim
 
@@ -165,16 +166,6 @@ def judge(spec: dict, answer: str) -> Verdict:
     verdict = sql.check(spec, answer)
     assert verdict.checker == "sql"
     return verdict
-
-
-def assert_passes(verdict: Verdict) -> None:
-    assert verdict.passed and not verdict.error, verdict.explain()
-
-
-def assert_fails(verdict: Verdict, *why: str) -> None:
-    assert not verdict.passed and not verdict.error, verdict.explain()
-    for part in why:
-        assert part in verdict.why, verdict.explain()
 
 
 def assert_error(verdict: Verdict, *why: str) -> None:

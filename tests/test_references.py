@@ -25,13 +25,18 @@ from pytest_gptoss.sandbox import run_program
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
 
-def suite_check(case_id: str) -> Any:
-    """The ``check`` of the suite's case ``case_id``, read straight from the case files."""
+def suite_case(case_id: str) -> dict[str, Any]:
+    """The suite's case ``case_id``, read straight from the case files."""
     for path in sorted(CASES.glob("*.yaml")):
         for case in (parse_yaml(path.read_text(encoding="utf-8")) or {}).get("cases", []):
             if case.get("id") == case_id:
-                return case["check"]
+                return case
     pytest.fail(f"no case {case_id!r} in {CASES}")
+
+
+def suite_check(case_id: str) -> Any:
+    """The ``check`` of the suite's case ``case_id``."""
+    return suite_case(case_id)["check"]
 
 
 def numeric_answers(check: Any) -> list[Any]:
@@ -301,21 +306,12 @@ def test_the_plan_checker_accepts_the_shortest_plan_and_rejects_every_single_ste
 
 # --- the code-understanding answer: mystery(10) is 55 ----------------------------------------
 
-MYSTERY = """\
-def mystery(n):
-    if n <= 1:
-        return n
-    a, b = 0, 1
-    for _ in range(2, n + 1):
-        a, b = b, a + b
-    return b
-"""
-
-
 def test_mystery_is_fibonacci_and_mystery_10_is_55():
     assert numeric_answers(suite_check("fibonacci-mystery")) == [55]
+    # the article's own code, as the shipped case asks about it (the question follows it)
+    code = suite_case("fibonacci-mystery")["prompt"].split("这个函数的作用是什么")[0]
     namespace: dict[str, Any] = {}
-    exec(MYSTERY, namespace)  # the article's own code
+    exec(code, namespace)
     fib = [0, 1]
     while len(fib) <= 40:
         fib.append(fib[-1] + fib[-2])

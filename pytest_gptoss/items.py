@@ -83,7 +83,7 @@ class CaseItem(pytest.Item):
         run = self.config.stash[RUN_KEY]
         for name in (case.category, *case.tags):
             if name:
-                self.add_marker(run.marker(self.config, name))
+                self.add_marker(run.marker(name))
         reason = _xfail_reason(case, model, run)
         if reason is not None:
             self.add_marker(pytest.mark.xfail(reason=reason, strict=True))

@@ -175,7 +175,15 @@ def read_gguf_metadata(path: Path, want: Callable[[str], bool] = lambda key: Tru
 
     Arrays whose key ``want`` rejects are skipped without being decoded, so the
     200k-entry vocabulary of a real model costs a quick scan, not a parse.
+    Raises ValueError for a file that is not GGUF or ends inside its header.
     """
+    try:
+        return _read_metadata(path, want)
+    except struct.error:
+        raise ValueError(f"{path} ends inside its GGUF header (truncated, or not GGUF)") from None
+
+
+def _read_metadata(path: Path, want: Callable[[str], bool]) -> dict[str, Any]:
     with open(path, "rb") as stream:
         if stream.read(4) != b"GGUF":
             raise ValueError(f"{path} is not a GGUF file")

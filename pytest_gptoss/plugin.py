@@ -44,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
     config.stash[RUN_KEY] = run
     hooks = SessionHooks(config, run)
-    if _is_controller(config) and (settings.results or settings.baseline or settings.gate):
+    if _is_controller(config):
         hooks.results = results.Results(options.as_plain(settings))
         if settings.baseline is not None:
             try:
@@ -75,14 +75,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class SessionHooks:
-    """Hooks that need the session's run: header, model set-up, transcripts, results, gate."""
+    """Hooks that need the session's run: header, model set-up, transcripts, results, gate.
+
+    ``results`` gathers the rows on the controller (not on xdist workers): the
+    terminal summary, the results file and the gates all read them.
+    """
 
     def __init__(self, config: pytest.Config, run: Run) -> None:
         self.config = config
         self.run = run
         self.results: results.Results | None = None
         self.baseline: dict[str, Any] | None = None
-        self.rows: dict[str, dict[str, Any]] = {}
         self.comparisons: list[tuple[str, results.Comparison]] = []
 
     def pytest_report_header(self) -> list[str]:
@@ -129,7 +132,10 @@ class SessionHooks:
             if reporter is not None:
                 reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")
             if self.results is not None:
-                self.results.models[label] = results.model_identity(path)
+                try:
+                    self.results.models[label] = results.model_identity(path)
+                except (OSError, ValueError) as exc:  # the items say so too, as errors
+                    self.results.models[label] = {"file": path.name, "error": str(exc)}
         if self.results is not None:
             self.results.build = results.llama_build()
 
@@ -160,8 +166,6 @@ class SessionHooks:
         if outcome is None or (data is None and not results.NODE_NAME.search(report.nodeid)):
             return
         row = data["row"] if data else None
-        if row is not None:
-            self.rows[report.nodeid] = {**row, "outcome": outcome}
         if self.results is not None:
             # an item that was never judged (a crashed worker, a skip) keeps pytest's last line
             lines = [] if data else (report.longreprtext or "").strip().splitlines()
@@ -195,7 +199,7 @@ class SessionHooks:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        rows = list(self.rows.values())
+        rows = list(self.results.rows.values()) if self.results is not None else []
         if rows:
             terminalreporter.section("gptoss summary")
             for line in summary.lines(rows):

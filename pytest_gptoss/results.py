@@ -41,6 +41,8 @@ class ResultsError(Exception):
 def model_identity(path: Path) -> dict[str, Any]:
     """Who a GGUF model is, read from its header alone (a few MB, never the weights).
 
+    Raises OSError or ValueError for a file that cannot be read as GGUF.
+
     The hash covers the header, the key/value metadata and the tensor table
     (names, shapes, types, offsets), so a new quantization or checkpoint of
     the same architecture hashes differently. Read once per file version and
@@ -80,6 +82,13 @@ def _identity(name: str, _size: int, _mtime_ns: int) -> dict[str, Any]:
 
 def _tensor_table_end(path: Path, metadata: Mapping[str, Any]) -> int:
     """Where the tensor table ends: the header, metadata and tensor infos all lie before it."""
+    try:
+        return _scan_tensor_table(path, metadata)
+    except struct.error:
+        raise ValueError(f"{path} ends inside its GGUF tensor table (truncated, or not GGUF)") from None
+
+
+def _scan_tensor_table(path: Path, metadata: Mapping[str, Any]) -> int:
     with open(path, "rb") as stream:
         stream.seek(8)
         (tensors,) = struct.unpack("<Q", stream.read(8))

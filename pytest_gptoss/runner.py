@@ -18,6 +18,7 @@ from pytest_gptoss.report import CaseResult, Sample, no_final_verdict
 from pytest_gptoss.transcripts import Writer
 from pytest_gptoss.verdict import Verdict
 
+
 @dataclass
 class Run:
     """Everything a session needs to turn cases into results."""
@@ -31,11 +32,11 @@ class Run:
     markers: set[str] = field(default_factory=set)
     config: pytest.Config | None = None
 
-    def marker(self, config: pytest.Config, name: str) -> str:
+    def marker(self, name: str) -> str:
         """A case's category or tag as a registered marker name (``-m math`` works)."""
         marker = name.replace("-", "_")
-        if marker not in self.markers:
-            config.addinivalue_line("markers", f"{marker}: gpt-oss cases tagged '{name}'")
+        if marker not in self.markers and self.config is not None:
+            self.config.addinivalue_line("markers", f"{marker}: gpt-oss cases tagged '{name}'")
             self.markers.add(marker)
         return marker
 
@@ -77,9 +78,13 @@ class Run:
         return self.backends[label]
 
     def _cached(self, backend: Backend, path: Path) -> Backend:
+        from pytest_gptoss.backends.llama import unreadable
         from pytest_gptoss.results import llama_build, model_identity
 
-        identity = model_identity(path)
+        try:
+            identity = model_identity(path)
+        except (OSError, ValueError) as exc:
+            raise unreadable(path, exc) from None
         model = {key: identity[key] for key in ("header_sha256", "size", "architecture")}
         runtime = {
             "ctx": self.settings.ctx,

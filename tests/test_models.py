@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -163,3 +164,20 @@ def test_a_file_that_is_not_gguf_is_an_error_outcome(pytester: pytest.Pytester) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot load model*broken.gguf*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("gguf", [b"GGUF" + b"\0" * 64, b"GGUF\x03\0\0\0\x01"], ids=["old-version", "truncated"])
+def test_an_unreadable_model_with_the_cache_and_a_results_file_is_still_one_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, gguf: bytes
+) -> None:
+    monkeypatch.delenv("GPTOSS_NO_CACHE", raising=False)
+    pytester.path.joinpath("broken.gguf").write_bytes(gguf)
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: c\n    prompt: q\n    check: {numeric: 1}\n"})
+    result = pytester.runpytest("--gptoss-model=broken.gguf", "--gptoss-results=r.json",
+                                "--gptoss-cache-dir=responses")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*cannot load model*broken.gguf: not a readable GGUF file*"])
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    data = json.loads(pytester.path.joinpath("r.json").read_text())
+    assert "error" in data["models"]["broken"]
+    assert data["rows"][0]["outcome"] == "error"

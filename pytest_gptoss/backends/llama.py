@@ -9,7 +9,6 @@ template, and its whole answer is the final channel.
 from __future__ import annotations
 
 import atexit
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,11 @@ from pytest_gptoss.backends import Generation, Request
 
 class BackendError(Exception):
     """The model could not be loaded or could not generate; the message is one line."""
+
+
+def unreadable(path: Path, exc: Exception) -> BackendError:
+    """The error for a model file that cannot be read as GGUF."""
+    return BackendError(f"cannot load model {path}: not a readable GGUF file ({exc})")
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,8 @@ def load(path: Path, runtime: Runtime) -> Any:
 
         try:
             trained = training_context(path)
-        except (OSError, ValueError, struct.error) as exc:
-            raise BackendError(f"cannot load model {path}: not a readable GGUF file ({exc})") from None
+        except (OSError, ValueError) as exc:
+            raise unreadable(path, exc) from None
         n_ctx = runtime.ctx if runtime.ctx > 0 else (trained or 4096)
         if trained:
             n_ctx = min(n_ctx, trained)

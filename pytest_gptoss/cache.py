@@ -14,11 +14,12 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pytest_gptoss.backends import Backend, Generation, Request
+from pytest_gptoss.backends import Backend, Generation, Request, done
 
 FORMAT_VERSION = 1
 
@@ -77,19 +78,29 @@ class CachedBackend:
         self.model = dict(model)
         self.runtime = dict(runtime)
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
+    def submit(self, requests: Sequence[Request]) -> list[Future[Generation | None]]:
+        """Hits are answered at once and never reach the inner backend; misses are stored when made."""
         keys = [cache_key(request, self.model, self.runtime) for request in requests]
-        found: list[Generation | None] = []
+        found: list[Future[Generation | None] | None] = []
         for request, key in zip(requests, keys):
             stored = self.cache.get(key)
-            found.append(None if stored is None else Generation.from_transcript(
+            found.append(None if stored is None else done(Generation.from_transcript(
                 {**stored, "model": self.label, "sample": request.sample, "cached": True}
-            ))
-        missing = [index for index, generation in enumerate(found) if generation is None]
+            )))
+        missing = [index for index, future in enumerate(found) if future is None]
         if missing:
-            made = self.inner.generate([requests[index] for index in missing])
-            for index, generation in zip(missing, made):
-                found[index] = generation
-                if generation is not None:
-                    self.cache.put(keys[index], generation.to_transcript())
-        return found
+            made = self.inner.submit([requests[index] for index in missing])
+            for index, future in zip(missing, made):
+                found[index] = future
+                future.add_done_callback(self._storer(keys[index]))
+        return [future for future in found if future is not None]
+
+    def stats(self) -> dict[str, Any]:
+        return self.inner.stats()
+
+    def _storer(self, key: str) -> Any:
+        def store(future: Future[Generation | None]) -> None:
+            if future.exception() is None and (generation := future.result()) is not None:
+                self.cache.put(key, generation.to_transcript())
+
+        return store

@@ -7,12 +7,13 @@ reported as an error, and the call phase reports the verdict as pass or fail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from pytest_gptoss.backends.llama import BackendError
+from pytest_gptoss.backends import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
 from pytest_gptoss.harmony import render_prompt
 from pytest_gptoss.models import ModelNotFound
@@ -20,6 +21,8 @@ from pytest_gptoss.report import CaseResult, explain
 from pytest_gptoss.runner import Run, judge
 
 RUN_KEY = pytest.StashKey[Run]()
+#: set in a worker's input when every case of one model is scheduled on one worker
+WHOLE_MODEL_PER_WORKER = "gptoss_whole_model"
 NO_MODEL_REASON = (
     "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE) "
     "or --gptoss-replay=FILE"
@@ -93,10 +96,11 @@ class CaseItem(pytest.Item):
         if self.model is None or self.reasoning is None:
             pytest.skip(NO_MODEL_REASON)
         try:
-            backend = run.backend(self.model)
-            generations = backend.generate(run.requests(self.case, self.reasoning))
+            futures = run.submit(self, self._batch())
+            generations = run.wait(futures)
         except (BackendError, ModelNotFound) as exc:
             raise CaseError(str(exc)) from None
+        stats = run.backend(self.model).stats()
         missing = [index for index, gen in enumerate(generations) if gen is None]
         if missing and run.replay is not None:
             pytest.skip(
@@ -111,6 +115,8 @@ class CaseItem(pytest.Item):
             "prompt": render_prompt(self.case.messages, self.reasoning),
             "samples": self.result.samples_data(),
         }
+        if stats:
+            self.report_data["engine"] = {**stats, "process": os.getpid()}
         self.user_properties.extend(
             (f"gptoss_{key}", row[key])
             for key in ("model", "reasoning", "passed", "total", "pass_rate", "prompt_tokens",
@@ -118,6 +124,19 @@ class CaseItem(pytest.Item):
         )
         if self.result.errors:
             raise CaseError(explain(self.result))
+
+    def _batch(self) -> list[CaseItem]:
+        """The items of this item's model that this process will run, in run order.
+
+        Under xdist's default distribution every case of one model runs on one
+        worker (see ``xdist_support``); with another ``--dist`` an item is
+        handed over alone, since its neighbours may run elsewhere.
+        """
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None and not workerinput.get(WHOLE_MODEL_PER_WORKER):
+            return [self]
+        return [item for item in self.session.items
+                if isinstance(item, CaseItem) and item.model == self.model and item.reasoning is not None]
 
     def runtest(self) -> None:
         assert self.result is not None

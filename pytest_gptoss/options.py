@@ -36,6 +36,8 @@ BASELINE = "baseline"
 GATE = "gate"
 CACHE_DIR = "cache_dir"
 NO_CACHE = "no_cache"
+PARALLEL = "parallel"
+FLASH_ATTN = "flash_attn"
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -102,6 +104,15 @@ def _boolean(value: str) -> bool:
     if value.strip().lower() not in words:
         raise ValueError(f"'{value}' is not a boolean; use true or false")
     return words[value.strip().lower()]
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip().lower() not in choices:
+            raise ValueError(f"'{value}' is not one of {', '.join(choices)}")
+        return value.strip().lower()
+
+    return parse
 
 
 def _gates(value: str) -> tuple[tuple[str, str], ...]:
@@ -172,6 +183,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(CACHE_DIR, _path, "where generations are cached, keyed on everything that changes them "
            "(default: ~/.cache/pytest-gptoss/responses)", None, "PATH"),
     Option(NO_CACHE, _boolean, "neither read nor write the response cache", False, switch=True),
+    Option(PARALLEL, _int_at_least(1, "a positive integer"), "generations in flight at once: sequences "
+           "decoded together in one llama.cpp context (default: 8)", 8, "N"),
+    Option(FLASH_ATTN, _choice("auto", "on", "off"), "flash attention for in-process models; auto uses it "
+           "where the build and device support it (default: auto)", "auto", "auto|on|off"),
 )
 
 
@@ -227,6 +242,8 @@ class Settings:
     gate: tuple[tuple[str, str], ...]
     cache_dir: Path | None
     no_cache: bool
+    parallel: int = 8
+    flash_attn: str = "auto"
 
 
 def settings(config: pytest.Config) -> Settings:

@@ -12,7 +12,7 @@ from pytest_gptoss import options, results, summary
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.items import RUN_KEY, CaseFile, CaseItem
 from pytest_gptoss.models import ModelNotFound
-from pytest_gptoss.runner import Run
+from pytest_gptoss.runner import Progress, Run
 from pytest_gptoss.transcripts import TranscriptError, Writer
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -43,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
         known = ", ".join(run.model_labels) or "none: pass two --gptoss-model"
         raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
     config.stash[RUN_KEY] = run
+    if _is_controller(config) and run.replay is None and settings.models:
+        run.progress = Progress(config)
     hooks = SessionHooks(config, run)
     if _is_controller(config):
         hooks.results = results.Results(options.as_plain(settings))
@@ -66,6 +68,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is not None and run.writer is not None:
         run.writer.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # stop generating for items that will not run (-x, Ctrl-C, a crash) before anything else
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -99,7 +109,9 @@ class SessionHooks:
         return [
             f"gptoss: models {models}; reasoning {','.join(settings.reasoning)}; "
             f"samples {settings.samples}; seed {settings.seed}; "
-            f"temperature {settings.temperature}; top_p {settings.top_p}"
+            f"temperature {settings.temperature}; top_p {settings.top_p}",
+            f"gptoss: up to {settings.parallel} generations in flight per model (--gptoss-parallel); "
+            f"flash attention {settings.flash_attn}",
         ]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -166,6 +178,8 @@ class SessionHooks:
         if outcome is None or (data is None and not results.NODE_NAME.search(report.nodeid)):
             return
         row = data["row"] if data else None
+        if self.results is not None and data and data.get("engine"):
+            self.results.add_engine(data["engine"])
         if self.results is not None:
             # an item that was never judged (a crashed worker, a skip) keeps pytest's last line
             lines = [] if data else (report.longreprtext or "").strip().splitlines()
@@ -202,7 +216,8 @@ class SessionHooks:
         rows = list(self.results.rows.values()) if self.results is not None else []
         if rows:
             terminalreporter.section("gptoss summary")
-            for line in summary.lines(rows):
+            engines = self.results.engine_figures() if self.results is not None else {}
+            for line in summary.lines(rows, engines):
                 terminalreporter.write_line(line)
         for title, comparison in self.comparisons:
             terminalreporter.section(f"gptoss {title}", red=bool(comparison.regressions))

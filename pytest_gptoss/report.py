@@ -71,7 +71,8 @@ class CaseResult:
             "reasoning_tokens": reasoning_tokens,
             "final_tokens": max(0, completion_tokens - reasoning_tokens),
             "completion_tokens": completion_tokens,
-            "seconds": round(sum(g.seconds for g in gens), 3),
+            # answers from the response cache took no time in this run
+            "seconds": round(sum(g.seconds for g in gens if not g.cached), 3),
             "cached": sum(1 for g in gens if g.cached),
             "failed_samples": [s.generation.sample for s in self.samples if not s.verdict.passed],
             "explanation": explain(self),

@@ -133,7 +133,26 @@ class Results:
     models: dict[str, Any] = field(default_factory=dict)
     build: dict[str, Any] = field(default_factory=dict)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the latest cumulative engine figures of each (process, model)
+    engines: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     _last_write: float = 0.0
+
+    def add_engine(self, stats: Mapping[str, Any]) -> None:
+        self.engines[(int(stats["process"]), str(stats["model"]))] = dict(stats)
+
+    def engine_figures(self) -> dict[str, dict[str, Any]]:
+        """Per model: tokens decoded, the engine's busy time, aggregate tokens/s and the peak in flight."""
+        figures: dict[str, dict[str, Any]] = {}
+        for (_, model), stats in sorted(self.engines.items()):
+            entry = figures.setdefault(model, {"tokens": 0, "busy_seconds": 0.0, "peak_in_flight": 0,
+                                               "parallel": stats["parallel"], "sampling": stats["sampling"]})
+            entry["tokens"] += stats["tokens"]
+            entry["busy_seconds"] = round(entry["busy_seconds"] + stats["busy_seconds"], 3)
+            entry["peak_in_flight"] = max(entry["peak_in_flight"], stats["peak_in_flight"])
+        for entry in figures.values():
+            busy = entry["busy_seconds"]
+            entry["tokens_per_second"] = round(entry["tokens"] / busy, 2) if busy else 0.0
+        return figures
 
     def add(self, nodeid: str, row: Mapping[str, Any] | None, outcome: str, message: str = "") -> None:
         """Record the outcome of one item; ``row`` is missing when the item never got judged."""
@@ -151,6 +170,7 @@ class Results:
             "settings": self.settings,
             "build": self.build,
             "models": self.models,
+            "engine": self.engine_figures(),
             "rows": [self.rows[nodeid] for nodeid in sorted(self.rows)],
         }
 

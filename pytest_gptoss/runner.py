@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_gptoss import checkers
-from pytest_gptoss.backends import Backend, Generation, Request, sample_seed
+from pytest_gptoss.backends import Backend, BackendError, Generation, Request, sample_seed
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.cases import Case
 from pytest_gptoss.cache import CachedBackend, ResponseCache
@@ -31,6 +35,9 @@ class Run:
     case_ids: dict[str, str] = field(default_factory=dict)
     markers: set[str] = field(default_factory=set)
     config: pytest.Config | None = None
+    #: the futures of every item whose requests were handed to its backend, by node id
+    futures: dict[str, list[Future[Generation | None]]] = field(default_factory=dict)
+    progress: Progress | None = None
 
     def marker(self, name: str) -> str:
         """A case's category or tag as a registered marker name (``-m math`` works)."""
@@ -61,21 +68,22 @@ class Run:
         if self.replay is not None:
             self.backends[label] = self.replay.for_model(label)
         else:
-            from pytest_gptoss.backends.llama import LlamaBackend, Runtime
+            from pytest_gptoss.backends.llama import LlamaBackend
 
             spec = self.spec(label)
             assert spec is not None
             path = self.paths.get(label) or resolve(spec, download=False)
-            runtime = Runtime(
-                ctx=self.settings.ctx,
-                n_gpu_layers=self.settings.n_gpu_layers,
-                threads=self.settings.threads,
-            )
-            backend = LlamaBackend(label, path, runtime)
-            if self.config is not None and not hasattr(self.config, "workerinput"):
-                backend.on_progress = Progress(self.config, label)
+            backend = LlamaBackend(label, path, self.runtime)
             self.backends[label] = self._cached(backend, path) if not self.settings.no_cache else backend
         return self.backends[label]
+
+    @property
+    def runtime(self) -> Any:
+        from pytest_gptoss.backends.llama import Runtime
+
+        settings = self.settings
+        return Runtime(ctx=settings.ctx, n_gpu_layers=settings.n_gpu_layers, threads=settings.threads,
+                       parallel=settings.parallel, flash_attn=settings.flash_attn)
 
     def _cached(self, backend: Backend, path: Path) -> Backend:
         from pytest_gptoss.backends.llama import unreadable
@@ -91,6 +99,9 @@ class Run:
             "n_gpu_layers": self.settings.n_gpu_layers,
             "threads": self.settings.threads,
             "build": llama_build(),
+            # batch composition and sampling placement change the arithmetic, so the tokens
+            "engine": {"version": ENGINE_VERSION, "parallel": self.settings.parallel,
+                       "flash_attn": self.settings.flash_attn, "sampling": "auto"},
         }
         return CachedBackend(backend, ResponseCache(self.cache_directory), model, runtime)
 
@@ -116,34 +127,107 @@ class Run:
         ]
 
 
-#: seconds between two progress lines of one long generation
+    def submit(self, item: Any, batch: Sequence[Any]) -> list[Future[Generation | None]]:
+        """The futures of ``item``'s generations; the first item of a model hands over ``batch``.
+
+        ``batch`` holds the items this process will run for the item's model, in
+        run order, so the backend decodes them together and the next ones first.
+        """
+        if item.nodeid not in self.futures:
+            waiting = [other for other in batch if other.nodeid not in self.futures]
+            if item not in waiting:
+                waiting.insert(0, item)
+            backend = self.backend(item.model)
+            requests = [self.requests(other.case, other.reasoning) for other in waiting]
+            futures = backend.submit([request for group in requests for request in group])
+            for other, group in zip(waiting, requests):
+                self.futures[other.nodeid], futures = futures[:len(group)], futures[len(group):]
+                if self.progress is not None:
+                    self.progress.expect(other.nodeid, self.futures[other.nodeid])
+        return self.futures.pop(item.nodeid)
+
+    def wait(self, futures: list[Future[Generation | None]]) -> list[Generation | None]:
+        """The generations, once all are made; progress is shown meanwhile."""
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if self.progress is not None:
+                self.progress.tick(self.backends.values())
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        if errors:
+            error = errors[0]
+            if isinstance(error, BackendError):
+                raise error
+            raise BackendError(f"{type(error).__name__}: {error}")
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Stop every backend's work; generations not finished are dropped."""
+        for backend in self.backends.values():
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
+
+
+#: engine format: bump when the engine's schedule or sampling changes the tokens
+ENGINE_VERSION = 1
+#: seconds between two progress lines
 PROGRESS_SECONDS = 15.0
 
 
 class Progress:
-    """Shows a long generation's progress on the terminal, so a run of many minutes is not silent.
+    """One line now and then for the whole run, so a run of many minutes is not silent.
 
     Used only where the terminal is this process's (not on an xdist worker).
     """
 
-    def __init__(self, config: pytest.Config, label: str) -> None:
+    def __init__(self, config: pytest.Config, every: float = PROGRESS_SECONDS) -> None:
         self.config = config
-        self.label = label
-        self.shown_at = 0.0
+        self.every = every
+        self.started = time.monotonic()
+        self.shown_at = self.started
+        self.cases: dict[str, list[Future[Generation | None]]] = {}
 
-    def __call__(self, request: Request, tokens: int, seconds: float) -> None:
-        if seconds - self.shown_at < PROGRESS_SECONDS:
+    def expect(self, nodeid: str, futures: list[Future[Generation | None]]) -> None:
+        self.cases[nodeid] = futures
+
+    def tick(self, backends: Any) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < self.every:
             return
-        self.shown_at = seconds
+        self.shown_at = now
+        self.write(self.line([backend.stats() for backend in backends], now - self.started))
+
+    def line(self, stats: list[dict[str, Any]], elapsed: float) -> str:
+        stats = [s for s in stats if s]
+        tokens = sum(s["tokens"] for s in stats)
+        busy = max((s["busy_seconds"] for s in stats), default=0.0)
+        in_flight = sum(s["in_flight"] for s in stats)
+        finished = sum(s["finished"] for s in stats)
+        submitted = sum(s["submitted"] for s in stats)
+        rate = f", {tokens / busy:.1f} tokens/s" if busy else ""
+        left = ""
+        if finished and submitted > finished:
+            left = f", about {_duration(elapsed / finished * (submitted - finished))} left"
+        done = sum(1 for futures in self.cases.values() if all(f.done() for f in futures))
+        return (f"gptoss: {done}/{len(self.cases)} cases done, {in_flight} sequences in flight, "
+                f"{tokens:,} tokens{rate}{left}")
+
+    def write(self, line: str) -> None:
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
         capture = self.config.pluginmanager.getplugin("capturemanager")
         if reporter is None or capture is None:
             return
         with capture.global_and_fixture_disabled():
-            reporter.write_line(
-                f"gptoss: {request.case}[{self.label}-{request.reasoning}] sample {request.sample}: "
-                f"{tokens:,} tokens in {seconds:.0f} s ({tokens / seconds:.1f} tokens/s)"
-            )
+            reporter.write_line(line)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def judge(case: Case, model: str, reasoning: str, generations: list[Generation]) -> CaseResult:

@@ -11,8 +11,12 @@ from pytest_gptoss.results import Comparison
 SLOWEST = 5
 
 
-def lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Pass counts per category x model x effort, token totals and throughput, the slowest cases."""
+def lines(rows: Iterable[Mapping[str, Any]], engines: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """Pass counts per category x model x effort, token totals and throughput, the slowest cases.
+
+    Throughput is the engines' own: tokens decoded over the time they were busy,
+    so generations answered from the response cache count no time.
+    """
     rows = list(rows)
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
@@ -25,10 +29,15 @@ def lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     prompt = sum(row.get("prompt_tokens", 0) for row in rows)
     reasoning = sum(row.get("reasoning_tokens", 0) for row in rows)
     final = sum(row.get("final_tokens", 0) for row in rows)
-    seconds = sum(row.get("seconds", 0.0) for row in rows)
     if prompt or reasoning or final:
-        rate = f", {(reasoning + final) / seconds:.1f} generated tokens/s over {seconds:.1f} s" if seconds else ""
-        out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final{rate}")
+        out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final")
+    for model, figures in sorted((engines or {}).items()):
+        if figures["tokens"]:
+            out.append(
+                f"decode {model}: {figures['tokens']:,} tokens in {figures['busy_seconds']:.1f} s, "
+                f"{figures['tokens_per_second']:.1f} tokens/s aggregate, peak {figures['peak_in_flight']} "
+                f"of {figures['parallel']} in flight ({figures['sampling']} sampling)"
+            )
     cached = sum(row.get("cached", 0) for row in rows)
     if cached:
         total = sum(row.get("total", 0) for row in rows)

@@ -12,10 +12,18 @@ class XdistHooks:
     def __init__(self, run: Run) -> None:
         self.run = run
 
-    def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+    def _by_model(self, config: Any) -> bool:
         # Only the default distribution is replaced; an explicit --dist other than
         # "load" (loadfile, loadscope, worksteal, ...) is the user's choice.
-        if config.option.dist != "load" or self.run.replay is not None or not self.run.settings.models:
+        return bool(config.option.dist == "load" and self.run.replay is None and self.run.settings.models)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        from pytest_gptoss.items import WHOLE_MODEL_PER_WORKER
+
+        node.workerinput[WHOLE_MODEL_PER_WORKER] = self._by_model(node.config)
+
+    def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+        if not self._by_model(config):
             return None
         from xdist.scheduler import LoadScopeScheduling
 

@@ -1,14 +1,16 @@
 """What a backend is given (requests) and what it returns (generations).
 
-A backend takes many requests at once: callers hand over every sample of a
-case (and, later, of many cases) in one call, so a backend that decodes them
-together in one batch needs no change on the caller's side.
+A backend takes many requests at once and answers each through a future:
+callers hand over every request of the items they will run as soon as they
+know them, then wait for each item's own, so a backend that decodes many
+together (the batched engine, a server with parallel slots) is kept busy.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -71,11 +73,26 @@ class Generation:
         return cls(**known)
 
 
+class BackendError(Exception):
+    """The model could not be loaded or could not generate; the message is one line."""
+
+
 class Backend(Protocol):
     label: str
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
-        """One generation per request, in order; ``None`` where none can be had (replay)."""
+    def submit(self, requests: Sequence[Request]) -> list[Future[Generation | None]]:
+        """One future per request, in order, each ending with its generation, ``None`` where
+        none can be had (replay), or a :class:`BackendError`."""
+
+    def stats(self) -> dict[str, Any]:
+        """Cumulative figures of this process's generation work (plain data; empty if none)."""
+
+
+def done(value: Generation | None) -> Future[Generation | None]:
+    """A future that already holds ``value``."""
+    future: Future[Generation | None] = Future()
+    future.set_result(value)
+    return future
 
 
 def sample_seed(seed: int, case: str, sample: int) -> int:

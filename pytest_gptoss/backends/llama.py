@@ -1,26 +1,32 @@
 """Generation through llama-cpp-python, in process, on CPU, Metal or CUDA.
 
 A gpt-oss GGUF gets a harmony prompt rendered by :mod:`pytest_gptoss.harmony`
-and is decoded token by token until ``<|return|>`` or ``<|call|>``. Any other
-GGUF (no harmony tokens in its vocabulary) is prompted through its own chat
-template, and its whole answer is the final channel.
+and is decoded until ``<|return|>`` or ``<|call|>``. Any other GGUF (no
+harmony tokens in its vocabulary) is prompted through its own chat template,
+and its whole answer is the final channel. Either way the tokens go through
+one :class:`~pytest_gptoss.backends.engine.Engine` per loaded model, which
+decodes the requests of many cases together.
 """
 
 from __future__ import annotations
 
 import atexit
-import time
-from collections.abc import Callable, Sequence
+import ctypes
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_gptoss import harmony
-from pytest_gptoss.backends import Generation, Request
+from pytest_gptoss.backends import BackendError, Generation, Request
+from pytest_gptoss.backends.engine import Engine, EngineError, EngineRequest, EngineResult, EngineSettings
 
+__all__ = ["BackendError", "LlamaBackend", "Runtime", "close_all", "load", "unreadable"]
 
-class BackendError(Exception):
-    """The model could not be loaded or could not generate; the message is one line."""
+#: how many sequences decode together unless --gptoss-parallel says otherwise (bench/README.md)
+DEFAULT_PARALLEL = 8
 
 
 def unreadable(path: Path, exc: Exception) -> BackendError:
@@ -30,211 +36,263 @@ def unreadable(path: Path, exc: Exception) -> BackendError:
 
 @dataclass(frozen=True)
 class Runtime:
-    """How a model is loaded: context size, GPU offload, CPU threads."""
+    """How a model is loaded and run: context per sequence, GPU offload, threads, batching."""
 
     ctx: int = 32768
     n_gpu_layers: int = -1
     threads: int | None = None
+    parallel: int = DEFAULT_PARALLEL
+    flash_attn: str = "auto"
+    #: where tokens are sampled: "auto" (in llama.cpp's graph where it can), "backend" or "cpu"
+    sampling: str = "auto"
 
 
-#: how often (in generated tokens) a generation reports its progress
-PROGRESS_EVERY_TOKENS = 32
+class LoadedModel:
+    """A llama.cpp model, its vocabulary, its prompt format and its engine, for one process."""
 
-#: loaded models, one per (path, runtime) for the life of the process
-_LOADED: dict[tuple[str, Runtime], Any] = {}
-
-
-def load(path: Path, runtime: Runtime) -> Any:
-    """The ``llama_cpp.Llama`` for ``path``, loaded once per process."""
-    key = (str(path), runtime)
-    if key not in _LOADED:
+    def __init__(self, path: Path, runtime: Runtime) -> None:
         import llama_cpp
 
-        if not _LOADED:
-            atexit.register(close_all)
-
+        self._llama = llama_cpp
+        self.path = path
         from pytest_gptoss.models import training_context
 
         try:
             trained = training_context(path)
         except (OSError, ValueError) as exc:
             raise unreadable(path, exc) from None
-        n_ctx = runtime.ctx if runtime.ctx > 0 else (trained or 4096)
-        if trained:
-            n_ctx = min(n_ctx, trained)
-        try:
-            _LOADED[key] = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_gpu_layers=runtime.n_gpu_layers,
-                n_threads=runtime.threads,
-                verbose=False,
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+        _backend_init()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = 0x7FFFFFFF if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
+        self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        if not self.model:
+            raise BackendError(f"cannot load model {path}: llama.cpp could not load it (see its log above)")
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        cap = runtime.ctx if runtime.ctx > 0 else (trained or 4096)
+        self.ctx_cap = min(cap, trained) if trained else cap
+        self.harmony_ids = self._harmony_ids()
+        self.engine = Engine(self.model, self.vocab, EngineSettings(
+            parallel=runtime.parallel, ctx_cap=self.ctx_cap, threads=runtime.threads,
+            flash_attn=runtime.flash_attn, sampling=runtime.sampling,
+        ))
+        self._formatter: Any = None
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        data = text.encode("utf-8")
+        size = len(data) + 16
+        while True:
+            buffer = (self._llama.llama_token * size)()
+            count = self._llama.llama_tokenize(self.vocab, data, len(data), buffer, size, add_special, True)
+            if count >= 0:
+                return list(buffer[:count])
+            size = -count
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        pieces = []
+        buffer = ctypes.create_string_buffer(256)
+        for token in tokens:
+            length = self._llama.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
+            if length < 0:
+                buffer = ctypes.create_string_buffer(-length)
+                length = self._llama.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
+            pieces.append(buffer.raw[:length])
+        return b"".join(pieces).decode("utf-8", errors="replace")
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """The model's own chat template applied to ``messages``, as llama-cpp-python applies it."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llama = self._llama
+            template = llama.llama_model_chat_template(self.model, None)
+            if not template:
+                raise BackendError(f"{self.path.name} has neither harmony tokens nor a chat template")
+            eos, bos = llama.llama_vocab_eos(self.vocab), llama.llama_vocab_bos(self.vocab)
+            self._formatter = Jinja2ChatFormatter(
+                template=template.decode("utf-8"),
+                eos_token=llama.llama_vocab_get_text(self.vocab, eos).decode() if eos != -1 else "",
+                bos_token=llama.llama_vocab_get_text(self.vocab, bos).decode() if bos != -1 else "",
             )
-        except Exception as exc:  # llama_cpp reports load failures as bare ValueError
-            raise BackendError(f"cannot load model {path}: {exc}") from None
+        try:
+            return str(self._formatter(messages=messages).prompt)
+        except Exception as exc:  # a template that raises is the model's problem, not the run's
+            raise BackendError(f"{self.path.name}: its chat template failed: {exc}") from None
+
+    def _harmony_ids(self) -> dict[str, int] | None:
+        """The ids of the harmony control tokens, or None for a model without them."""
+        ids = {}
+        for text in harmony.CONTROL_TOKENS:
+            tokens = self.tokenize(text)
+            if len(tokens) == 1:
+                ids[text] = tokens[0]
+        essential = (harmony.START, harmony.END, harmony.MESSAGE, harmony.CHANNEL, harmony.RETURN, harmony.CALL)
+        return ids if all(token in ids for token in essential) else None
+
+    def close(self) -> None:
+        if self.engine.close() and self.model:
+            self._llama.llama_model_free(self.model)
+            self.model = None
+
+
+#: loaded models, one per (path, runtime) for the life of the process
+_LOADED: dict[tuple[str, Runtime], LoadedModel] = {}
+_BACKEND_READY = False
+
+
+def _backend_init() -> None:
+    global _BACKEND_READY
+    if not _BACKEND_READY:
+        import llama_cpp
+
+        llama_cpp.llama_backend_init()
+        _BACKEND_READY = True
+
+
+def load(path: Path, runtime: Runtime) -> LoadedModel:
+    """The loaded model for ``path``, once per process."""
+    key = (str(path), runtime)
+    if key not in _LOADED:
+        if not _LOADED:
+            atexit.register(close_all)
+        _LOADED[key] = LoadedModel(Path(path), runtime)
     return _LOADED[key]
 
 
 def close_all() -> None:
-    """Free every loaded model while llama_cpp is still intact (not at interpreter teardown)."""
+    """Stop every engine and free every model while llama_cpp is still intact."""
     while _LOADED:
-        _, llm = _LOADED.popitem()
-        llm.close()
+        _, model = _LOADED.popitem()
+        model.close()
 
 
 class LlamaBackend:
-    """Generates with one GGUF model through llama-cpp-python."""
+    """Generates with one GGUF model through the batched engine."""
 
     def __init__(self, label: str, path: Path, runtime: Runtime = Runtime()) -> None:
         self.label = label
         self.path = Path(path)
         self.runtime = runtime
-        self._llm: Any = None
-        self._harmony_ids: dict[str, int] | None = None
-        #: called now and then during a generation with (request, tokens so far, seconds so far)
-        self.on_progress: Callable[[Request, int, float], None] | None = None
+        self._model: LoadedModel | None = None
 
     @property
-    def llm(self) -> Any:
-        if self._llm is None:
-            self._llm = load(self.path, self.runtime)
-            self._harmony_ids = _harmony_ids(self._llm)
-        return self._llm
+    def model(self) -> LoadedModel:
+        if self._model is None:
+            self._model = load(self.path, self.runtime)
+        return self._model
 
     @property
     def is_harmony(self) -> bool:
-        _ = self.llm
-        return self._harmony_ids is not None
+        return self.model.harmony_ids is not None
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
-        return [self._generate_one(request) for request in requests]
-
-    def _generate_one(self, request: Request) -> Generation:
+    def prompt_text(self, request: Request) -> str:
+        """What the model is given for ``request``, as text."""
         if self.is_harmony:
-            return self._generate_harmony(request)
-        return self._generate_chat(request)
+            return harmony.render_prompt(request.messages, request.reasoning)
+        return self.model.chat_prompt([
+            {"role": "system" if role == "developer" else role, "content": content}
+            for role, content in request.messages
+        ])
 
-    def _generate_harmony(self, request: Request) -> Generation:
-        llm = self.llm
-        ids = self._harmony_ids
-        assert ids is not None
-        prompt = harmony.render_prompt(request.messages, request.reasoning)
-        prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        budget = self._budget(request, len(prompt_tokens))
-        stops = {ids[token] for token in (*harmony.STOP_TOKENS, harmony.ENDOFTEXT) if token in ids}
-        started = time.perf_counter()
-        tokens: list[int] = []
-        llm.reset()  # no prefix reuse: a generation must not depend on the one before it
-        llm.set_seed(request.seed)
-        for token in llm.generate(
-            prompt_tokens,
-            top_k=0,
+    def submit(self, requests: Sequence[Request]) -> list[Future[Generation | None]]:
+        model = self.model
+        outer: list[Future[Generation | None]] = []
+        work: list[tuple[Request, EngineRequest, Future[Generation | None]]] = []
+        for request in requests:
+            future: Future[Generation | None] = Future()
+            outer.append(future)
+            try:
+                work.append((request, self._engine_request(request), future))
+            except BackendError as exc:
+                future.set_exception(exc)
+        inner = model.engine.submit([engine_request for _, engine_request, _ in work])
+        for (request, engine_request, future), done in zip(work, inner):
+            done.add_done_callback(self._resolver(request, engine_request, future))
+        return outer
+
+    def stats(self) -> dict[str, Any]:
+        return {"model": self.label, **self.model.engine.stats()} if self._model is not None else {}
+
+    def _engine_request(self, request: Request) -> EngineRequest:
+        model = self.model
+        prompt = model.tokenize(self.prompt_text(request))
+        if len(prompt) >= model.ctx_cap:
+            raise BackendError(
+                f"case '{request.case}': the prompt is {len(prompt)} tokens but a sequence's context holds "
+                f"{model.ctx_cap}; raise --gptoss-ctx (the model was trained for at most its own context)"
+            )
+        if model.harmony_ids is not None:
+            ids = model.harmony_ids
+            stops = frozenset(ids[token] for token in (*harmony.STOP_TOKENS, harmony.ENDOFTEXT) if token in ids)
+        else:
+            stops = frozenset()
+        return EngineRequest(
+            prompt=tuple(prompt),
+            budget=min(request.max_tokens, model.ctx_cap - len(prompt)),
+            seed=request.seed,
+            temperature=request.temperature,
             top_p=request.top_p,
-            min_p=0.0,
-            typical_p=1.0,
-            temp=request.temperature,
-            repeat_penalty=1.0,
-        ):
-            tokens.append(token)
-            if token in stops or len(tokens) >= budget:
-                break
-            if self.on_progress is not None and len(tokens) % PROGRESS_EVERY_TOKENS == 0:
-                self.on_progress(request, len(tokens), time.perf_counter() - started)
-        seconds = time.perf_counter() - started
-        text = llm.detokenize(tokens, special=True).decode("utf-8", errors="replace")
-        parsed = harmony.parse_completion(text)
-        return Generation(
+            stops=stops,
+        )
+
+    def _resolver(self, request: Request, engine_request: EngineRequest,
+                  future: Future[Generation | None]) -> Any:
+        def resolve(done: Future[EngineResult]) -> None:
+            try:
+                result = done.result()
+                future.set_result(self._generation(request, engine_request, result))
+            except EngineError as exc:
+                future.set_exception(BackendError(f"case '{request.case}': {exc}"))
+            except Exception as exc:  # the engine thread must never take an exception with it
+                future.set_exception(BackendError(f"case '{request.case}': {type(exc).__name__}: {exc}"))
+
+        return resolve
+
+    def _generation(self, request: Request, engine_request: EngineRequest, result: EngineResult) -> Generation:
+        tokens = list(result.tokens)
+        common = dict(
             case=request.case,
             model=self.label,
             reasoning=request.reasoning,
             sample=request.sample,
+            prompt_tokens=len(engine_request.prompt),
+            completion_tokens=len(tokens),
+            seconds=result.seconds,
+            seed=request.seed,
+        )
+        if not self.is_harmony:
+            if tokens and self.model._llama.llama_vocab_is_eog(self.model.vocab, tokens[-1]):
+                tokens = tokens[:-1]
+            return Generation(final=self.model.detokenize(tokens).strip(), has_final=True,
+                              finish_reason=result.finish, **common)
+        text = self.model.detokenize(tokens)
+        parsed = harmony.parse_completion(text)
+        return Generation(
             final=parsed.final,
             analysis=parsed.analysis,
             commentary=parsed.commentary,
             finish_reason=parsed.finish_reason,
             has_final=parsed.has_final,
-            prompt_tokens=len(prompt_tokens),
-            completion_tokens=len(tokens),
             reasoning_tokens=self._reasoning_tokens(tokens),
-            seconds=round(seconds, 3),
-            seed=request.seed,
             tool_calls=[
                 {"recipient": c.recipient, "content_type": c.content_type, "arguments": c.arguments}
                 for c in parsed.tool_calls
             ],
             raw="" if parsed.has_final else text,
+            **common,
         )
-
-    def _generate_chat(self, request: Request) -> Generation:
-        llm = self.llm
-        messages = [
-            {"role": "system" if role == "developer" else role, "content": content}
-            for role, content in request.messages
-        ]
-        started = time.perf_counter()
-        llm.reset()
-        try:
-            result = llm.create_chat_completion(
-                messages=messages,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                top_k=0,
-                min_p=0.0,
-                repeat_penalty=1.0,
-                max_tokens=request.max_tokens,
-                seed=request.seed,
-            )
-        except ValueError as exc:  # e.g. the prompt does not fit the context
-            raise BackendError(f"{self.label}: {exc}") from None
-        seconds = time.perf_counter() - started
-        choice = result["choices"][0]
-        usage = result.get("usage") or {}
-        finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        return Generation(
-            case=request.case,
-            model=self.label,
-            reasoning=request.reasoning,
-            sample=request.sample,
-            final=choice["message"].get("content") or "",
-            finish_reason=finish,
-            has_final=True,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=round(seconds, 3),
-            seed=request.seed,
-        )
-
-    def _budget(self, request: Request, prompt_tokens: int) -> int:
-        room = self.llm.n_ctx() - prompt_tokens
-        if room < 1:
-            raise BackendError(
-                f"case '{request.case}': the prompt is {prompt_tokens} tokens but the context holds "
-                f"{self.llm.n_ctx()}; raise --gptoss-ctx"
-            )
-        return min(request.max_tokens, room)
 
     def _reasoning_tokens(self, tokens: list[int]) -> int:
         """Tokens spent before the final channel's content began (all of them without one)."""
-        ids = self._harmony_ids
+        ids = self.model.harmony_ids
         assert ids is not None
         header_start = None
         for index, token in enumerate(tokens):
             if token == ids[harmony.CHANNEL]:
                 header_start = index + 1
             elif token == ids[harmony.MESSAGE] and header_start is not None:
-                header = self.llm.detokenize(tokens[header_start:index], special=True)
-                if header.strip().startswith(b"final"):
+                header = self.model.detokenize(tokens[header_start:index])
+                if header.strip().startswith("final"):
                     return index + 1
                 header_start = None
         return len(tokens)
-
-
-def _harmony_ids(llm: Any) -> dict[str, int] | None:
-    """The ids of the harmony control tokens, or None for a model without them."""
-    ids = {}
-    for text in harmony.CONTROL_TOKENS:
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        if len(tokens) == 1:
-            ids[text] = tokens[0]
-    essential = (harmony.START, harmony.END, harmony.MESSAGE, harmony.CHANNEL, harmony.RETURN, harmony.CALL)
-    return ids if all(token in ids for token in essential) else None

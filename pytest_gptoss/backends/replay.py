@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from pytest_gptoss import transcripts
-from pytest_gptoss.backends import Generation, Request
+from pytest_gptoss.backends import Generation, Request, done
 
 #: the model label of transcripts that name none
 UNNAMED = "replay"
@@ -54,5 +55,8 @@ class ReplayModel:
         self.replay = replay
         self.label = label
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation | None]:
-        return [self.replay.find(self.label, request) for request in requests]
+    def submit(self, requests: Sequence[Request]) -> list[Future[Generation | None]]:
+        return [done(self.replay.find(self.label, request)) for request in requests]
+
+    def stats(self) -> dict[str, Any]:
+        return {}

@@ -1,28 +1,34 @@
-"""Speed benchmark: the plugin's generation path against plain llama-cpp-python.
+"""Speed benchmark: the batched engine against itself one at a time, and against llama.cpp's own tools.
 
-Both sides run the same model, the same harmony prompts (the shipped cases'),
-the same seeds and the same sampling settings, in one process, alternating
-case by case, so the only difference is the plugin's own work: rendering,
-stop handling, detokenizing and parsing the channels. The result is a ratio
-measured in one run, never an absolute figure to compare across machines.
+Every figure is a ratio measured in one run on one machine, never an absolute
+figure to compare across machines.
 
-    python bench/bench.py                        # a random gpt-oss of the "small" shape, on CPU
-    python bench/bench.py --shape tiny
-    python bench/bench.py --model /models/gpt-oss-20b-mxfp4.gguf --n-gpu-layers -1
+    python bench/bench.py --shape small --parallel 4     # N in flight vs one at a time, on the CPU
+    python bench/bench.py --shape small --samples 4 --case phi4-mini-report   # shared prompt prefill
+    python bench/bench.py --model 20b.gguf --n-gpu-layers -1 --parallel 8,32 \\
+        --llama-bench build/bin/llama-bench --batched-bench build/bin/llama-batched-bench
+
+The first mode sends the same requests (the shipped cases' harmony prompts,
+the same seeds) through the plugin's backend twice, with ``--gptoss-parallel``
+1 and N, and prints the aggregate throughput of each. With ``--llama-bench``
+and ``--batched-bench`` it also runs those tools on the same model and prints
+the plugin's decode speed as a fraction of theirs: single-stream against
+``llama-bench`` tg, N in flight against ``llama-batched-bench`` at N.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pytest_gptoss import harmony  # noqa: E402
 from pytest_gptoss.backends import Request, sample_seed  # noqa: E402
 from pytest_gptoss.backends.llama import LlamaBackend, Runtime  # noqa: E402
 from pytest_gptoss.cases import load_file  # noqa: E402
@@ -49,25 +55,84 @@ def model_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def prompts(limit: int) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
-    cases = [case for path in sorted((REPO / "cases").glob("*.yaml")) for case in load_file(path)]
-    return [(case.id, case.messages) for case in cases[:limit]]
+def shipped_cases() -> list[Any]:
+    return [case for path in sorted((REPO / "cases").glob("*.yaml")) for case in load_file(path)]
 
 
-def plain_generate(llm: object, messages: tuple[tuple[str, str], ...], seed: int, max_tokens: int) -> int:
-    """What a user of llama-cpp-python alone would write: the same prompt, seed and stop tokens."""
-    prompt = llm.tokenize(harmony.render_prompt(messages, "medium").encode(), add_bos=False, special=True)
-    stops = {llm.tokenize(t.encode(), add_bos=False, special=True)[0]
-             for t in (*harmony.STOP_TOKENS, harmony.ENDOFTEXT)}
-    budget = min(max_tokens, llm.n_ctx() - len(prompt))
-    llm.reset()
-    llm.set_seed(seed)
-    count = 0
-    for token in llm.generate(prompt, top_k=0, top_p=1.0, min_p=0.0, temp=1.0, repeat_penalty=1.0):
-        count += 1
-        if token in stops or count >= budget:
-            break
-    return count
+def requests(cases: list[Any], samples: int, max_tokens: int) -> list[Request]:
+    return [Request(case.id, case.messages, "medium", index, sample_seed(0, case.id, index), max_tokens, 1.0, 1.0)
+            for case in cases for index in range(samples)]
+
+
+def run_batch(backend: LlamaBackend, work: list[Request]) -> dict[str, Any]:
+    """Submit every request at once, wait for all; the engine's figures for this batch alone."""
+    before = backend.stats() if backend.stats() else {}
+    started = time.perf_counter()
+    generations = [future.result() for future in backend.submit(work)]
+    seconds = time.perf_counter() - started
+    after = backend.stats()
+
+    def delta(key: str) -> float:
+        return float(after[key] - before.get(key, 0))
+
+    tokens = sum(g.completion_tokens for g in generations if g is not None)
+    return {
+        "tokens": tokens,
+        "seconds": seconds,
+        "rate": tokens / seconds,
+        "decode_rate": delta("decode_tokens") / delta("decode_seconds") if delta("decode_seconds") else 0.0,
+        "prefill_tokens": int(delta("prefill_tokens")),
+        "peak": after["peak_in_flight"],
+        "sampling": after["sampling"],
+        "requests": len(generations),
+    }
+
+
+def backend_for(path: Path, args: argparse.Namespace, parallel: int, *, share: bool = True) -> LlamaBackend:
+    runtime = Runtime(ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, threads=args.threads, parallel=parallel,
+                      flash_attn=args.flash_attn, sampling=args.sampling, share_prefix=share)
+    return LlamaBackend(f"bench-{parallel}", path, runtime)
+
+
+def warm(backend: LlamaBackend, work: list[Request]) -> None:
+    """One short untimed batch first: the first call pays for kernel loading and the context."""
+    short = [Request(r.case, r.messages, r.reasoning, r.sample, r.seed, 4, 1.0, 1.0) for r in work]
+    for future in backend.submit(short):
+        future.result()
+
+
+def table(rows: list[tuple[str, ...]]) -> None:
+    print("| " + " | ".join(rows[0]) + " |")
+    print("| " + " | ".join("---" for _ in rows[0]) + " |")
+    for row in rows[1:]:
+        print("| " + " | ".join(row) + " |")
+
+
+def llama_bench(tool: str, path: Path, args: argparse.Namespace, tokens: int) -> float:
+    """llama-bench's tg tokens/s for ``tokens`` generated tokens."""
+    command = [tool, "-m", str(path), "-p", "0", "-n", str(tokens), "-ngl", "99" if args.n_gpu_layers else "0",
+               "-fa", "0" if args.flash_attn == "off" else "1", "-o", "json", "-r", "3"]
+    print("$ " + " ".join(command), file=sys.stderr)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out)[0]["avg_ts"])
+
+
+def batched_bench(tool: str, path: Path, args: argparse.Namespace, prompt: int, tokens: int,
+                  parallel: list[int]) -> dict[int, float]:
+    """llama-batched-bench's S_TG (aggregate decode tokens/s) for each number of sequences."""
+    ctx = max(parallel) * (prompt + tokens) + 256
+    command = [tool, "-m", str(path), "-c", str(ctx), "-b", "512", "-ub", "512", "-npp", str(prompt),
+               "-ntg", str(tokens), "-npl", ",".join(str(p) for p in parallel),
+               "-ngl", "99" if args.n_gpu_layers else "0", "-fa", "off" if args.flash_attn == "off" else "on",
+               "--output-format", "jsonl"]
+    print("$ " + " ".join(command), file=sys.stderr)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rates = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            rates[int(row["pl"])] = float(row["speed_tg"])
+    return rates
 
 
 def main() -> int:
@@ -75,59 +140,87 @@ def main() -> int:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
     parser.add_argument("--dtype", default="F16", help="weights of the written model: F32, F16, Q8_0, MXFP4")
     parser.add_argument("--model", help="an existing GGUF instead of a written one")
+    parser.add_argument("--parallel", default="4", help="sequences in flight, or a comma list (default: 4)")
     parser.add_argument("--cases", type=int, default=8, help="how many shipped cases to use as prompts")
+    parser.add_argument("--case", help="one shipped case's prompt for every request (with --samples)")
+    parser.add_argument("--samples", type=int, default=1, help="requests per case, sharing its prompt")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--ctx", type=int, default=4096)
+    parser.add_argument("--ctx", type=int, default=4096, help="context per sequence at most")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--n-gpu-layers", type=int, default=-1)
+    parser.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--sampling", choices=("auto", "backend", "cpu"), default="auto")
+    parser.add_argument("--llama-bench", help="path of llama-bench, to compare single-stream decoding")
+    parser.add_argument("--batched-bench", help="path of llama-batched-bench, to compare N in flight")
     args = parser.parse_args()
+    parallel = [int(p) for p in args.parallel.split(",")]
 
     path = model_path(args)
-    backend = LlamaBackend("bench", path, Runtime(ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, threads=args.threads))
-    started = time.perf_counter()
-    llm = backend.llm  # one load, shared by both sides
-    load_seconds = time.perf_counter() - started
-    work = prompts(args.cases)
+    cases = shipped_cases()
+    if args.case:
+        cases = [case for case in cases if case.id == args.case]
+        if not cases:
+            parser.error(f"no shipped case '{args.case}'")
+    else:
+        cases = cases[:args.cases]
+    print(f"model: {path.name} ({path.stat().st_size / 1e9:.2f} GB)")
 
-    # one untimed generation per side first: the first call pays for kernel loading and warm-up
-    case, messages = work[0]
-    plain_generate(llm, messages, 0, 8)
-    backend.generate([Request(case, messages, "medium", 0, 0, 8, 1.0, 1.0)])
+    if args.samples > 1:
+        return shared_prefix(path, args, cases, parallel[0])
 
-    plain_times, plugin_times, plain_tokens, plugin_tokens = [], [], 0, 0
-    for round_index in range(args.rounds):
-        plain_round = plugin_round = 0.0
-        for index, (case, messages) in enumerate(work):
-            seed = sample_seed(round_index, case, 0)
-            request = Request(case, messages, "medium", 0, seed, args.max_tokens, 1.0, 1.0)
-            sides = ("plain", "plugin") if index % 2 == 0 else ("plugin", "plain")
-            for side in sides:
-                start = time.perf_counter()
-                if side == "plain":
-                    plain_tokens += plain_generate(llm, messages, seed, args.max_tokens)
-                    plain_round += time.perf_counter() - start
-                else:
-                    plugin_tokens += backend.generate([request])[0].completion_tokens
-                    plugin_round += time.perf_counter() - start
-        plain_times.append(plain_round)
-        plugin_times.append(plugin_round)
-
-    plain_rate = plain_tokens / sum(plain_times)
-    plugin_rate = plugin_tokens / sum(plugin_times)
-    print(f"model: {path.name} ({path.stat().st_size / 1e9:.2f} GB), loaded in {load_seconds:.2f} s")
-    print(f"work: {len(work)} shipped cases x {args.rounds} rounds, up to {args.max_tokens} tokens each")
+    # as many requests as the most sequences in flight, so every batch can fill
+    work = requests(cases, -(-max(parallel) // len(cases)), args.max_tokens)
+    results = {}
+    for width in [1, *parallel]:
+        backend = backend_for(path, args, width)
+        batch = work
+        warm(backend, batch)
+        results[width] = run_batch(backend, batch)
+        backend.close()
+    print(f"work: {len(work)} requests over {len(cases)} shipped cases' prompts, up to {args.max_tokens} tokens each; "
+          f"sampling on the {results[1]['sampling']}")
     print()
-    print("| side | tokens | seconds (median round) | tokens/s |")
-    print("| --- | --- | --- | --- |")
-    print(f"| plain llama-cpp-python | {plain_tokens} | {statistics.median(plain_times):.3f} | {plain_rate:.1f} |")
-    print(f"| pytest-gptoss backend | {plugin_tokens} | {statistics.median(plugin_times):.3f} | {plugin_rate:.1f} |")
+    table([("in flight", "requests", "tokens", "seconds", "tokens/s", "decode tokens/s", "peak in flight")] + [
+        (str(width), str(r["requests"]), str(r["tokens"]), f"{r['seconds']:.2f}", f"{r['rate']:.1f}",
+         f"{r['decode_rate']:.1f}", str(r["peak"])) for width, r in results.items()])
     print()
-    print(f"plugin / plain time per token: {plain_rate / plugin_rate:.3f}")
-    if plain_tokens != plugin_tokens:
-        print(f"warning: token counts differ ({plain_tokens} vs {plugin_tokens}); the sides did not generate "
-              "the same text", file=sys.stderr)
-        return 1
+
+    if args.llama_bench:
+        tg = llama_bench(args.llama_bench, path, args, args.max_tokens)
+        print(f"single stream: plugin {results[1]['decode_rate']:.1f} tokens/s, llama-bench tg{args.max_tokens} "
+              f"{tg:.1f} tokens/s, ratio {results[1]['decode_rate'] / tg:.3f}")
+    if args.batched_bench:
+        prompt = round(sum(len(c.messages[-1][1]) for c in cases) / len(cases) / 3)
+        rates = batched_bench(args.batched_bench, path, args, max(prompt, 32), args.max_tokens, [1, *parallel])
+        for width in [1, *parallel]:
+            ours = results[width]["decode_rate"]
+            print(f"{width} in flight: plugin {ours:.1f} decode tokens/s, llama-batched-bench {rates[width]:.1f}, "
+                  f"ratio {ours / rates[width]:.3f}")
+    for width in parallel:
+        speedup = results[width]["rate"] / results[1]["rate"]
+        print(f"speedup {speedup:.2f} ({width} in flight vs one at a time, same model and prompts)")
+    return 0
+
+
+def shared_prefix(path: Path, args: argparse.Namespace, cases: list[Any], width: int) -> int:
+    """Samples of one prompt: prefilled once and copied, against each prefilling its own."""
+    work = requests(cases, args.samples, args.max_tokens)
+    figures = {}
+    for share in (False, True):
+        backend = backend_for(path, args, width, share=share)
+        warm(backend, work[:1])
+        figures[share] = run_batch(backend, work)
+        backend.close()
+    prompt = len(backend.model.tokenize(backend.prompt_text(work[0])))
+    print(f"work: {args.samples} samples of '{cases[0].id}' ({prompt} prompt tokens), up to {args.max_tokens} "
+          f"tokens each, {width} in flight")
+    print()
+    table([("prompt", "prefilled tokens", "seconds", "tokens/s")] + [
+        ("shared" if share else "each its own", str(r["prefill_tokens"]), f"{r['seconds']:.2f}", f"{r['rate']:.1f}")
+        for share, r in figures.items()])
+    print()
+    print(f"shared prefill: {figures[True]['prefill_tokens']} tokens instead of {figures[False]['prefill_tokens']}, "
+          f"time {figures[True]['seconds'] / figures[False]['seconds']:.2f} of each-its-own")
     return 0
 
 

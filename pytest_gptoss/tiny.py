@@ -30,6 +30,8 @@ TINY_FILENAME = f"tiny-gpt-oss-v{FORMAT_VERSION}.gguf"
 
 ARCH = "gpt-oss"
 WEIGHT_SCALE = 0.02
+#: the E8M0 scale byte of every MXFP4 block: 2**(120 - 128) per unit, so weights stay within +-0.05
+MXFP4_SCALE = 120
 DTYPES = ("F32", "F16", "Q8_0", "MXFP4")
 
 # The tail of o200k_harmony: control tokens at their offsets from <|startoftext|>
@@ -268,6 +270,16 @@ def _tensor_data(tensor: _Tensor, rng: np.random.Generator) -> np.ndarray:
         out = np.empty((rows, n // block_size * type_size), dtype=np.uint8)
 
     step = max(1, _CHUNK_ELEMENTS // n)
+    if tensor.qtype == Q.MXFP4:
+        # Blocks are drawn directly: random 4-bit values under one fixed scale. Quantizing
+        # normal draws in numpy would take about 40 minutes at gpt-oss-20b's shape.
+        block_size, type_size = gguf.GGML_QUANT_SIZES[Q.MXFP4]
+        for start in range(0, rows, step):
+            stop = min(rows, start + step)
+            blocks = rng.integers(0, 256, (stop - start, n // block_size, type_size), dtype=np.uint8)
+            blocks[:, :, 0] = MXFP4_SCALE
+            out[start:stop] = blocks.reshape(stop - start, -1)
+        return out.reshape(*tensor.shape[:-1], out.shape[-1])
     for start in range(0, rows, step):
         stop = min(rows, start + step)
         chunk = rng.standard_normal((stop - start, n), dtype=np.float32) * WEIGHT_SCALE

@@ -97,6 +97,8 @@ class EngineSettings:
     threads: int | None = None
     flash_attn: str = "auto"
     sampling: str = "auto"
+    #: samples of one prompt that start together prefill it once
+    share_prefix: bool = True
 
 
 class Engine:
@@ -125,6 +127,9 @@ class Engine:
         self.busy_seconds = 0.0
         self.peak_in_flight = 0
         self.steps = 0
+        #: steps that fed no prompt token: pure decoding, what llama-batched-bench's TG phase times
+        self.decode_tokens = 0
+        self.decode_seconds = 0.0
         self.submitted = 0
         self.finished = 0
         self.placement = ""
@@ -155,6 +160,8 @@ class Engine:
         """Stop the thread (pending requests fail); True once llama.cpp is no longer in use."""
         with self._lock:
             self._stop = True
+            if self._broken is None:
+                self._broken = "the run was stopped before this generation finished"
             self._lock.notify()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -181,7 +188,7 @@ class Engine:
                 self._broken = message
             self._fail_all(message)
         else:
-            self._fail_all("the run was stopped before this generation finished")
+            self._fail_all(self._broken or "the run was stopped before this generation finished")
         finally:
             self._free_context()
 
@@ -201,6 +208,7 @@ class Engine:
         if not self.in_flight:
             return
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        prefilled = self.prefill_tokens
         entries = self._fill_batch()
         llama = self._llama
         code = llama.llama_decode(self._ctx, self._batch)
@@ -209,7 +217,11 @@ class Engine:
             self._fail_batch(entries, code)
         else:
             self._after_decode(entries)
-        self.busy_seconds += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        self.busy_seconds += elapsed
+        if self.prefill_tokens == prefilled and code == 0:
+            self.decode_tokens += len(entries)
+            self.decode_seconds += elapsed
 
     # admission ----------------------------------------------------------------
 
@@ -230,7 +242,7 @@ class Engine:
                         f"{self._ctx_seq}; raise --gptoss-ctx"))
                     continue
             group = [self._pending.popleft()]
-            while (self._pending and len(group) < len(free)
+            while (self._pending and len(group) < len(free) and self.settings.share_prefix
                    and self._pending[0].request.prompt == head.prompt):
                 group.append(self._pending.popleft())
             slots = [free.pop(0) for _ in group]
@@ -241,7 +253,7 @@ class Engine:
             if len(head.prompt) == 1:
                 for slot in slots:
                     slot.phase, slot.next_token = "decode", head.prompt[0]
-            elif len(slots) > 1:
+            elif len(slots) > 1 and self.settings.share_prefix:
                 donor.members = slots[1:]
                 for member in donor.members:
                     member.phase = "wait"
@@ -398,6 +410,8 @@ class Engine:
             "off": llama.LLAMA_FLASH_ATTN_TYPE_DISABLED,
         }[settings.flash_attn]
         params.kv_unified = False
+        # as llama-batched-bench and llama-server: a sliding-window layer keeps its window, not the context
+        params.swa_full = False
         params.no_perf = True
         ctx = llama.llama_init_from_model(self.model, params)
         if not ctx:
@@ -437,6 +451,9 @@ class Engine:
         return {
             "tokens": self.tokens,
             "busy_seconds": round(self.busy_seconds, 3),
+            "prefill_tokens": self.prefill_tokens,
+            "decode_tokens": self.decode_tokens,
+            "decode_seconds": round(self.decode_seconds, 3),
             "peak_in_flight": self.peak_in_flight,
             "in_flight": self.in_flight,
             "submitted": self.submitted,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import logging
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -45,12 +45,13 @@ class Runtime:
     flash_attn: str = "auto"
     #: where tokens are sampled: "auto" (in llama.cpp's graph where it can), "backend" or "cpu"
     sampling: str = "auto"
+    share_prefix: bool = True
 
 
 class LoadedModel:
     """A llama.cpp model, its vocabulary, its prompt format and its engine, for one process."""
 
-    def __init__(self, path: Path, runtime: Runtime) -> None:
+    def __init__(self, path: Path, n_gpu_layers: int, ctx: int) -> None:
         import llama_cpp
 
         self._llama = llama_cpp
@@ -61,22 +62,28 @@ class LoadedModel:
             trained = training_context(path)
         except (OSError, ValueError) as exc:
             raise unreadable(path, exc) from None
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         _backend_init()
         params = llama_cpp.llama_model_default_params()
-        params.n_gpu_layers = 0x7FFFFFFF if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
+        params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
-            raise BackendError(f"cannot load model {path}: llama.cpp could not load it (see its log above)")
+            said = f": {_LOG[-1]}" if _LOG else ""
+            raise BackendError(f"cannot load model {path}: llama.cpp could not load it{said}")
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
-        cap = runtime.ctx if runtime.ctx > 0 else (trained or 4096)
+        cap = ctx if ctx > 0 else (trained or 4096)
         self.ctx_cap = min(cap, trained) if trained else cap
         self.harmony_ids = self._harmony_ids()
-        self.engine = Engine(self.model, self.vocab, EngineSettings(
-            parallel=runtime.parallel, ctx_cap=self.ctx_cap, threads=runtime.threads,
-            flash_attn=runtime.flash_attn, sampling=runtime.sampling,
-        ))
+        self.engines: dict[EngineSettings, Engine] = {}
         self._formatter: Any = None
+
+    def engine(self, runtime: Runtime) -> Engine:
+        """The engine for ``runtime``'s batching settings, one per process."""
+        settings = EngineSettings(parallel=runtime.parallel, ctx_cap=self.ctx_cap, threads=runtime.threads,
+                                  flash_attn=runtime.flash_attn, sampling=runtime.sampling,
+                                  share_prefix=runtime.share_prefix)
+        if settings not in self.engines:
+            self.engines[settings] = Engine(self.model, self.vocab, settings)
+        return self.engines[settings]
 
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         data = text.encode("utf-8")
@@ -130,32 +137,49 @@ class LoadedModel:
         return ids if all(token in ids for token in essential) else None
 
     def close(self) -> None:
-        if self.engine.close() and self.model:
+        stopped = [engine.close() for engine in self.engines.values()]
+        if all(stopped) and self.model:
             self._llama.llama_model_free(self.model)
             self.model = None
 
 
-#: loaded models, one per (path, runtime) for the life of the process
-_LOADED: dict[tuple[str, Runtime], LoadedModel] = {}
+#: loaded models, one per (path, GPU layers, context cap) for the life of the process
+_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
 _BACKEND_READY = False
 
 
+#: llama.cpp's last warnings and errors: its log is kept off the terminal, and a load error quotes it
+_LOG: deque[str] = deque(maxlen=20)
+
+
+def _keep_log(level: int, text: bytes, _data: Any) -> None:
+    if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+        line = text.decode("utf-8", errors="replace").strip()
+        if line:
+            _LOG.append(line)
+
+
+_LOG_CALLBACK: Any = None
+
+
 def _backend_init() -> None:
-    global _BACKEND_READY
+    global _BACKEND_READY, _LOG_CALLBACK
     if not _BACKEND_READY:
         import llama_cpp
 
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(_keep_log)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
         llama_cpp.llama_backend_init()
         _BACKEND_READY = True
 
 
 def load(path: Path, runtime: Runtime) -> LoadedModel:
     """The loaded model for ``path``, once per process."""
-    key = (str(path), runtime)
+    key = (str(path), runtime.n_gpu_layers, runtime.ctx)
     if key not in _LOADED:
         if not _LOADED:
             atexit.register(close_all)
-        _LOADED[key] = LoadedModel(Path(path), runtime)
+        _LOADED[key] = LoadedModel(Path(path), runtime.n_gpu_layers, runtime.ctx)
     return _LOADED[key]
 
 
@@ -205,13 +229,22 @@ class LlamaBackend:
                 work.append((request, self._engine_request(request), future))
             except BackendError as exc:
                 future.set_exception(exc)
-        inner = model.engine.submit([engine_request for _, engine_request, _ in work])
+        inner = model.engine(self.runtime).submit([engine_request for _, engine_request, _ in work])
         for (request, engine_request, future), done in zip(work, inner):
             done.add_done_callback(self._resolver(request, engine_request, future))
         return outer
 
     def stats(self) -> dict[str, Any]:
-        return {"model": self.label, **self.model.engine.stats()} if self._model is not None else {}
+        return {"model": self.label, **self.engine.stats()} if self._model is not None else {}
+
+    @property
+    def engine(self) -> Engine:
+        return self.model.engine(self.runtime)
+
+    def close(self) -> None:
+        """Stop this backend's engine; requests not finished fail."""
+        if self._model is not None:
+            self.engine.close()
 
     def _engine_request(self, request: Request) -> EngineRequest:
         model = self.model

@@ -41,6 +41,22 @@ class CaseError(Exception):
     """The case could not be judged (model, backend or checker failure)."""
 
 
+class ErrorRepr:
+    """An error outcome's report: its one-line reason, with no traceback into pytest or the plugin."""
+
+    def __init__(self, message: str, path: str, line: int) -> None:
+        self.message = message
+        self.reprcrash = self  # what the short test summary quotes
+        self.path, self.lineno = path, line
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.message.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         run = self.config.stash[RUN_KEY]

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_gptoss import options, results, summary
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.items import RUN_KEY, CaseFile, CaseItem
+from pytest_gptoss.items import RUN_KEY, CaseError, CaseFile, CaseItem, ErrorRepr
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.runner import Progress, Run
 from pytest_gptoss.transcripts import TranscriptError, Writer
@@ -158,6 +158,8 @@ class SessionHooks:
         report = yield
         if not isinstance(item, CaseItem):
             return report
+        if call.excinfo is not None and isinstance(call.excinfo.value, CaseError):
+            report.longrepr = ErrorRepr(str(call.excinfo.value), str(item.path), item.case.line)
         if call.when == "setup" and item.transcripts:
             report.gptoss_transcripts = item.transcripts
         if item.report_data is not None:

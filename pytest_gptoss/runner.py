@@ -181,9 +181,9 @@ class Progress:
     Used only where the terminal is this process's (not on an xdist worker).
     """
 
-    def __init__(self, config: pytest.Config, every: float = PROGRESS_SECONDS) -> None:
+    def __init__(self, config: pytest.Config, every: float | None = None) -> None:
         self.config = config
-        self.every = every
+        self.every = PROGRESS_SECONDS if every is None else every
         self.started = time.monotonic()
         self.shown_at = self.started
         self.cases: dict[str, list[Future[Generation | None]]] = {}

@@ -1,7 +1,8 @@
-"""The benchmark still runs, and both of its sides still generate the same tokens."""
+"""The benchmark still runs and prints the figures bench/README.md quotes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +10,25 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 
 
-def test_the_benchmark_runs_and_both_sides_agree() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--shape", "tiny", "--cases", "3", "--rounds", "1", "--max-tokens", "24"],
-        capture_output=True, text=True, timeout=300,
-    )
-    # exit 1 would mean the plugin's path generated other tokens than plain llama-cpp-python
+def _bench(*args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH), "--shape", "tiny", *args],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "| plain llama-cpp-python |" in done.stdout
-    assert "plugin / plain time per token: " in done.stdout
+    return done.stdout
+
+
+def test_n_in_flight_against_one_at_a_time() -> None:
+    out = _bench("--cases", "3", "--parallel", "2", "--max-tokens", "16")
+    assert "| in flight | requests | tokens |" in out
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (\d+) \|", out, re.MULTILINE)
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert rows[0][1] == rows[1][1] == "3"  # the same requests on both sides
+    assert re.search(r"\nspeedup \d+\.\d\d \(2 in flight vs one at a time, same model and prompts\)\n$", out)
+
+
+def test_samples_of_one_prompt_prefill_it_once() -> None:
+    out = _bench("--case", "frog-well", "--samples", "3", "--parallel", "3", "--max-tokens", "8")
+    shared, separate = map(int, re.search(r"shared prefill: (\d+) tokens instead of (\d+)", out).groups())
+    prompt = int(re.search(r"\((\d+) prompt tokens\)", out).group(1))
+    assert separate == 3 * prompt
+    assert shared == prompt + 2  # the prefix once, then each sample feeds the prompt's last token

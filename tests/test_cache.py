@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gptoss.backends import Generation, Request
+from pytest_gptoss.backends import Generation, Request, done
 from pytest_gptoss.cache import CachedBackend, ResponseCache, cache_key
 
 CASES = "cases:\n  - id: a\n    prompt: q\n    samples: 2\n    max_tokens: 24\n    check: {numeric: 1}\n"
@@ -87,17 +87,24 @@ class Counting:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def generate(self, requests: list[Request]) -> list[Generation]:
+    def submit(self, requests: list[Request]) -> list:
         self.calls.append(len(requests))
-        return [Generation(case=r.case, model="m", reasoning=r.reasoning, sample=r.sample, final=f"{r.seed}")
+        return [done(Generation(case=r.case, model="m", reasoning=r.reasoning, sample=r.sample, final=f"{r.seed}"))
                 for r in requests]
+
+    def stats(self) -> dict:
+        return {}
+
+
+def generate(backend: CachedBackend, requests: list[Request]) -> list[Generation]:
+    return [future.result() for future in backend.submit(requests)]
 
 
 def test_only_the_misses_are_generated(tmp_path: Path) -> None:
     inner = Counting()
     backend = CachedBackend(inner, ResponseCache(tmp_path), MODEL, RUNTIME)
-    first = backend.generate([REQUEST])
-    both = backend.generate([REQUEST, replace(REQUEST, sample=1, seed=9)])
+    first = generate(backend, [REQUEST])
+    both = generate(backend, [REQUEST, replace(REQUEST, sample=1, seed=9)])
     assert inner.calls == [1, 1]
     assert [g.final for g in both] == ["7", "9"] and [g.cached for g in both] == [True, False]
     assert first[0].final == "7"
@@ -107,9 +114,9 @@ def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
     inner = Counting()
     cache = ResponseCache(tmp_path)
     backend = CachedBackend(inner, cache, MODEL, RUNTIME)
-    backend.generate([REQUEST])
+    generate(backend, [REQUEST])
     (entry,) = list(tmp_path.rglob("*.json"))
     entry.write_text("{not json")
-    again = backend.generate([REQUEST])
+    again = generate(backend, [REQUEST])
     assert inner.calls == [1, 1] and not again[0].cached
     assert json.loads(entry.read_text())["final"] == "7"

@@ -322,12 +322,12 @@ def test_under_xdist_each_model_is_loaded_once_by_one_worker(pytester: pytest.Py
     # every model load, and every item, is logged with the worker that did it
     pytester.makeconftest(
         "import os, llama_cpp\n"
-        "_init = llama_cpp.Llama.__init__\n"
-        "def _logged(self, *args, **kwargs):\n"
+        "_load = llama_cpp.llama_model_load_from_file\n"
+        "def _logged(path, params):\n"
         "    with open('loads.log', 'a') as f:\n"
-        "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + os.path.basename(kwargs['model_path']) + '\\n')\n"
-        "    _init(self, *args, **kwargs)\n"
-        "llama_cpp.Llama.__init__ = _logged\n"
+        "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + os.path.basename(path.decode()) + '\\n')\n"
+        "    return _load(path, params)\n"
+        "llama_cpp.llama_model_load_from_file = _logged\n"
         "def pytest_runtest_setup(item):\n"
         "    with open('items.log', 'a') as f:\n"
         "        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + item.nodeid + '\\n')\n"

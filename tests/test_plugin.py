@@ -209,19 +209,22 @@ def test_a_real_non_gpt_oss_gguf_answers_through_its_chat_template(pytester: pyt
     assert line["finish_reason"] in ("stop", "length")
 
 
-def test_a_long_generation_shows_its_progress(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_run_shows_one_progress_line_for_the_whole_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pytest_gptoss import runner
 
     monkeypatch.setattr(runner, "PROGRESS_SECONDS", 0.0)
-    pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: long\n    prompt: q\n    check: {numeric: 1}\n"})
-    # the tiny model stops by chance; take the first seed whose generation runs past 64 tokens
-    for seed in range(20):
-        result = pytester.runpytest("--gptoss-model=tiny", f"--gptoss-seed={seed}", "--gptoss-record=t.jsonl")
-        tokens = json.loads(pytester.path.joinpath("t.jsonl").read_text())["completion_tokens"]
-        if tokens > 64:
-            break
-    assert tokens > 64
-    lines = [line for line in result.outlines if line.startswith("gptoss: long[tiny-medium] sample 0: ")]
-    assert len(lines) == (tokens - 1) // 32, (tokens, lines)
-    assert lines[0].startswith("gptoss: long[tiny-medium] sample 0: 32 tokens in ")
-    assert lines[1].startswith("gptoss: long[tiny-medium] sample 0: 64 tokens in ")
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n" + "".join(
+        f"  - id: c{i}\n    prompt: q{i}\n    max_tokens: 48\n    check: {{numeric: 1}}\n" for i in range(4))})
+    result = pytester.runpytest("--gptoss-model=tiny", "--gptoss-parallel=2")
+    lines = [line for line in result.outlines if line.startswith("gptoss: ") and " cases done, " in line]
+    assert lines, result.outlines
+    pattern = re.compile(r"gptoss: (\d)/4 cases done, (\d) sequences in flight, [\d,]+ tokens"
+                         r"(, [\d.]+ tokens/s)?(, about \d+ (s|min|h) left)?$")
+    matches = [pattern.match(line) for line in lines]
+    assert all(matches), lines
+    done = [int(m.group(1)) for m in matches if m]
+    assert done == sorted(done) and all(int(m.group(2)) <= 2 for m in matches if m)
+    # no per-generation lines any more
+    assert not [line for line in result.outlines if "sample 0:" in line]

@@ -156,6 +156,10 @@ class Engine:
     def in_flight(self) -> int:
         return sum(1 for slot in self._slots if slot.job is not None)
 
+    @property
+    def closed(self) -> bool:
+        return self._stop
+
     def close(self, timeout: float = 1.0) -> bool:
         """Stop the thread (pending requests fail); True once llama.cpp is no longer in use."""
         with self._lock:

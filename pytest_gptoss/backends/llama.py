@@ -81,7 +81,7 @@ class LoadedModel:
         settings = EngineSettings(parallel=runtime.parallel, ctx_cap=self.ctx_cap, threads=runtime.threads,
                                   flash_attn=runtime.flash_attn, sampling=runtime.sampling,
                                   share_prefix=runtime.share_prefix)
-        if settings not in self.engines:
+        if settings not in self.engines or self.engines[settings].closed:
             self.engines[settings] = Engine(self.model, self.vocab, settings)
         return self.engines[settings]
 

@@ -4,7 +4,7 @@ Every figure is a ratio measured in one run on one machine, never an absolute
 figure to compare across machines.
 
     python bench/bench.py --shape small --parallel 4     # N in flight vs one at a time, on the CPU
-    python bench/bench.py --shape small --samples 4 --case phi4-mini-report   # shared prompt prefill
+    python bench/bench.py --shape small --case phi4-mini-report --compare-sharing   # shared prompt prefill
     python bench/bench.py --model 20b.gguf --n-gpu-layers -1 --parallel 8,32 \\
         --llama-bench build/bin/llama-bench --batched-bench build/bin/llama-batched-bench
 
@@ -82,6 +82,7 @@ def run_batch(backend: LlamaBackend, work: list[Request]) -> dict[str, Any]:
         "rate": tokens / seconds,
         "decode_rate": delta("decode_tokens") / delta("decode_seconds") if delta("decode_seconds") else 0.0,
         "prefill_tokens": int(delta("prefill_tokens")),
+        "llama_share": delta("llama_seconds") / delta("busy_seconds") if delta("busy_seconds") else 0.0,
         "peak": after["peak_in_flight"],
         "sampling": after["sampling"],
         "requests": len(generations),
@@ -108,9 +109,10 @@ def table(rows: list[tuple[str, ...]]) -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def llama_bench(tool: str, path: Path, args: argparse.Namespace, tokens: int) -> float:
-    """llama-bench's tg tokens/s for ``tokens`` generated tokens."""
-    command = [tool, "-m", str(path), "-p", "0", "-n", str(tokens), "-ngl", "99" if args.n_gpu_layers else "0",
+def llama_bench(tool: str, path: Path, args: argparse.Namespace, tokens: int, depth: int) -> float:
+    """llama-bench's tg tokens/s for ``tokens`` generated tokens after ``depth`` tokens of context."""
+    command = [tool, "-m", str(path), "-p", "0", "-n", str(tokens), "-d", str(depth),
+               "-ngl", "99" if args.n_gpu_layers else "0",
                "-fa", "0" if args.flash_attn == "off" else "1", "-o", "json", "-r", "3"]
     print("$ " + " ".join(command), file=sys.stderr)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -143,7 +145,10 @@ def main() -> int:
     parser.add_argument("--parallel", default="4", help="sequences in flight, or a comma list (default: 4)")
     parser.add_argument("--cases", type=int, default=8, help="how many shipped cases to use as prompts")
     parser.add_argument("--case", help="one shipped case's prompt for every request (with --samples)")
-    parser.add_argument("--samples", type=int, default=1, help="requests per case, sharing its prompt")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="requests per case, sharing its prompt (default: enough to fill the most in flight)")
+    parser.add_argument("--compare-sharing", action="store_true",
+                        help="samples of one prompt prefilled once against each prefilling its own")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--ctx", type=int, default=4096, help="context per sequence at most")
     parser.add_argument("--threads", type=int, default=None)
@@ -165,11 +170,11 @@ def main() -> int:
         cases = cases[:args.cases]
     print(f"model: {path.name} ({path.stat().st_size / 1e9:.2f} GB)")
 
-    if args.samples > 1:
+    if args.compare_sharing:
         return shared_prefix(path, args, cases, parallel[0])
 
     # as many requests as the most sequences in flight, so every batch can fill
-    work = requests(cases, -(-max(parallel) // len(cases)), args.max_tokens)
+    work = requests(cases, args.samples or -(-max(parallel) // len(cases)), args.max_tokens)
     results = {}
     for width in [1, *parallel]:
         backend = backend_for(path, args, width)
@@ -177,21 +182,24 @@ def main() -> int:
         warm(backend, batch)
         results[width] = run_batch(backend, batch)
         backend.close()
-    print(f"work: {len(work)} requests over {len(cases)} shipped cases' prompts, up to {args.max_tokens} tokens each; "
-          f"sampling on the {results[1]['sampling']}")
+    lengths = [len(backend.model.tokenize(backend.prompt_text(request))) for request in work]
+    depth = round(sum(lengths) / len(lengths))
+    print(f"work: {len(work)} requests over {len(cases)} shipped cases' prompts ({min(lengths)}-{max(lengths)} "
+          f"tokens, mean {depth}), up to {args.max_tokens} tokens each; sampling on the {results[1]['sampling']}")
     print()
-    table([("in flight", "requests", "tokens", "seconds", "tokens/s", "decode tokens/s", "peak in flight")] + [
+    table([("in flight", "requests", "tokens", "seconds", "tokens/s", "decode tokens/s", "in llama.cpp",
+            "peak in flight")] + [
         (str(width), str(r["requests"]), str(r["tokens"]), f"{r['seconds']:.2f}", f"{r['rate']:.1f}",
-         f"{r['decode_rate']:.1f}", str(r["peak"])) for width, r in results.items()])
+         f"{r['decode_rate']:.1f}", f"{r['llama_share']:.1%}", str(r["peak"])) for width, r in results.items()])
     print()
 
     if args.llama_bench:
-        tg = llama_bench(args.llama_bench, path, args, args.max_tokens)
-        print(f"single stream: plugin {results[1]['decode_rate']:.1f} tokens/s, llama-bench tg{args.max_tokens} "
-              f"{tg:.1f} tokens/s, ratio {results[1]['decode_rate'] / tg:.3f}")
+        for at in sorted({0, depth}):
+            tg = llama_bench(args.llama_bench, path, args, args.max_tokens, at)
+            print(f"single stream: plugin {results[1]['decode_rate']:.1f} tokens/s, llama-bench tg{args.max_tokens} "
+                  f"at depth {at} {tg:.1f} tokens/s, ratio {results[1]['decode_rate'] / tg:.3f}")
     if args.batched_bench:
-        prompt = round(sum(len(c.messages[-1][1]) for c in cases) / len(cases) / 3)
-        rates = batched_bench(args.batched_bench, path, args, max(prompt, 32), args.max_tokens, [1, *parallel])
+        rates = batched_bench(args.batched_bench, path, args, depth, args.max_tokens, [1, *parallel])
         for width in [1, *parallel]:
             ours = results[width]["decode_rate"]
             print(f"{width} in flight: plugin {ours:.1f} decode tokens/s, llama-batched-bench {rates[width]:.1f}, "
@@ -204,7 +212,7 @@ def main() -> int:
 
 def shared_prefix(path: Path, args: argparse.Namespace, cases: list[Any], width: int) -> int:
     """Samples of one prompt: prefilled once and copied, against each prefilling its own."""
-    work = requests(cases, args.samples, args.max_tokens)
+    work = requests(cases, args.samples or width, args.max_tokens)
     figures = {}
     for share in (False, True):
         backend = backend_for(path, args, width, share=share)

@@ -27,7 +27,7 @@ def test_n_in_flight_against_one_at_a_time() -> None:
 
 
 def test_samples_of_one_prompt_prefill_it_once() -> None:
-    out = _bench("--case", "frog-well", "--samples", "3", "--parallel", "3", "--max-tokens", "8")
+    out = _bench("--case", "frog-well", "--compare-sharing", "--parallel", "3", "--max-tokens", "8")
     shared, separate = map(int, re.search(r"shared prefill: (\d+) tokens instead of (\d+)", out).groups())
     prompt = int(re.search(r"\((\d+) prompt tokens\)", out).group(1))
     assert separate == 3 * prompt

@@ -130,6 +130,8 @@ class Engine:
         #: steps that fed no prompt token: pure decoding, what llama-batched-bench's TG phase times
         self.decode_tokens = 0
         self.decode_seconds = 0.0
+        #: time inside llama.cpp's decode and sampling calls, against the engine's own Python work
+        self.llama_seconds = 0.0
         self.submitted = 0
         self.finished = 0
         self.placement = ""
@@ -215,7 +217,11 @@ class Engine:
         prefilled = self.prefill_tokens
         entries = self._fill_batch()
         llama = self._llama
+        before = time.perf_counter()
         code = llama.llama_decode(self._ctx, self._batch)
+        if code == 0 and entries:
+            llama.llama_synchronize(self._ctx)
+        self.llama_seconds += time.perf_counter() - before
         self.steps += 1
         if code != 0:
             self._fail_batch(entries, code)
@@ -458,6 +464,7 @@ class Engine:
             "prefill_tokens": self.prefill_tokens,
             "decode_tokens": self.decode_tokens,
             "decode_seconds": round(self.decode_seconds, 3),
+            "llama_seconds": round(self.llama_seconds, 3),
             "peak_in_flight": self.peak_in_flight,
             "in_flight": self.in_flight,
             "submitted": self.submitted,

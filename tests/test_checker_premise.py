@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_gptoss.checkers import premise
+from pytest_gptoss.checkers import normalize, premise
 from pytest_gptoss.verdict import SpecError
 
 PENGUIN = {
@@ -52,7 +52,7 @@ def test_hedges_can_be_turned_off() -> None:
 
 
 def test_sentences_keep_decimals_whole() -> None:
-    sentences = premise.split_sentences("Python 3.14 has no quantum decorator. It never did!")
+    sentences = normalize.sentences("Python 3.14 has no quantum decorator. It never did!")
     assert [s.folded.strip() for s in sentences] == ["python 3.14 has no quantum decorator.", "it never did!"]
 
 

@@ -3,8 +3,8 @@ r"""The ``conclusion`` checker: judge what the answer concludes, not a keyword a
 The conclusion is, in order: the last line led by a marker (结论 / 答案 /
 最终答案 / 总结 / 综上 / "Conclusion" / "Final answer" / "Answer"; a marker alone
 on its line, as a heading, takes the next line), the sentence holding the last
-``\boxed{}``, the sentence holding the last bold span of the closing paragraph,
-otherwise the last sentence. It is read from the answer's normalized view.
+``\boxed{}`` (its content), the sentence holding the last bold span of the
+closing paragraph, otherwise the last sentence. It is read from the answer's normalized view.
 
 Spec keys (at least one assertion):
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_gptoss.checkers import text as text_checker
-from pytest_gptoss.checkers.normalize import Sentence, sentences, view
+from pytest_gptoss.checkers.normalize import Sentence, closing_brace, sentences, view
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -139,12 +139,11 @@ def find_conclusion(text: str) -> Conclusion | None:
         if seen.text[start:end].strip():
             return _conclusion(text, seen.original(start, end), "marker line")
     boxes = list(re.finditer(r"\\(?:boxed|fbox)\s*\{", text))
-    parts = sentences(text)
     if boxes:
-        at = boxes[-1].start()
-        holding = next((s for s in parts if s.start <= at < s.end), None)
-        if holding is not None:
-            return _conclusion(text, (holding.start, holding.end), r"\boxed{}")
+        close = closing_brace(text, boxes[-1].end())
+        if close is not None and text[boxes[-1].end():close].strip():
+            return _conclusion(text, (boxes[-1].start(), close + 1), r"\boxed{}")
+    parts = sentences(text)
     closing = text.rstrip().rsplit("\n\n", 1)[-1]
     offset = len(text.rstrip()) - len(closing)
     bold = list(re.finditer(r"\*\*(.+?)\*\*|__(.+?)__", closing, re.S))

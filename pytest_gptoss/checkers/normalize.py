@@ -100,6 +100,16 @@ def _add(out: list[Sentence], seen: View, start: int, end: int) -> None:
     out.append(Sentence(lo, hi, unicodedata.normalize("NFKC", piece).casefold()))
 
 
+def closing_brace(text: str, start: int) -> int | None:
+    """The index of the ``}`` that closes a brace opened just before ``start``, by brace counting."""
+    depth = 1
+    for index in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return None
+
+
 # -- rewriting ----------------------------------------------------------------
 
 _State = tuple[list[str], list[int], list[int]]
@@ -152,37 +162,54 @@ def _entity(match: re.Match[str]) -> list[_Piece] | None:
 _SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
-def _table_row(match: re.Match[str]) -> list[_Piece]:
-    if _SEPARATOR_ROW.match(match.group()):
-        return [("", match.start(), match.start())]
-    cells = []
-    for cell in re.finditer(r"[^|]+", match.group()):
-        lo = match.start() + cell.start()
-        text = cell.group()
-        lead = len(text) - len(text.lstrip())
-        if text.strip():
-            cells.append((lo + lead, lo + len(text.rstrip())))
+def _table(match: re.Match[str]) -> list[_Piece]:
+    """A table block: a row of two cells reads "label: value"; under a header of
+    three or more columns, a row reads "header: cell; header: cell"."""
+    rows = []
+    at = match.start()
+    for line in match.group().splitlines(keepends=True):
+        rows.append((at, at + len(line.rstrip("\r\n")), at + len(line)))
+        at += len(line)
+    text = match.string
+    header: list[tuple[int, int]] = []
+    if len(rows) > 1 and _SEPARATOR_ROW.match(text[rows[1][0]:rows[1][1]]):
+        header = _cells(text, rows[0][0], rows[0][1])
     pieces: list[_Piece] = []
-    for index, cell in enumerate(cells):
-        if index:
-            pipe = match.group().rfind("|", 0, cell[0] - match.start())
-            at = match.start() + max(pipe, 0)
-            pieces.append((": " if index == 1 else "; ", at, at + 1))
-        pieces.append(cell)
+    for start, end, line_end in rows:
+        cells = _cells(text, start, end)
+        if _SEPARATOR_ROW.match(text[start:end]):
+            cells = []
+        labelled = len(header) >= 3 and len(cells) == len(header) and (start, end) != rows[0][:2]
+        for index, cell in enumerate(cells):
+            if labelled:
+                if index:
+                    pieces.append(("; ", cell[0] - 1, cell[0]))
+                pieces.append(header[index])
+                pieces.append((": ", cell[0] - 1, cell[0]))
+            elif index:
+                pieces.append((": " if index == 1 else "; ", cell[0] - 1, cell[0]))
+            pieces.append(cell)
+        pieces.append((end, line_end))
     return pieces
+
+
+def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    cells = []
+    for cell in re.finditer(r"[^|]+", text[start:end]):
+        lead = len(cell.group()) - len(cell.group().lstrip())
+        if cell.group().strip():
+            cells.append((start + cell.start() + lead, start + cell.start() + len(cell.group().rstrip())))
+    return cells
 
 
 def _latex_wrappers(chars: list[str], starts: list[int], ends: list[int]) -> _State:
     text = "".join(chars)
     drop = set()
     for match in re.finditer(r"\\(?:%s)\s*\{" % "|".join(WRAPPERS), text):
-        depth, index = 1, match.end()
-        while index < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[index], 0)
-            index += 1
-        if depth == 0:
+        close = closing_brace(text, match.end())
+        if close is not None:
             drop.update(range(match.start(), match.end()))
-            drop.add(index - 1)
+            drop.add(close)
     keep = [i for i in range(len(chars)) if i not in drop]
     return [chars[i] for i in keep], [starts[i] for i in keep], [ends[i] for i in keep]
 
@@ -207,7 +234,7 @@ def _width(chars: list[str], starts: list[int], ends: list[int]) -> _State:
 _STEPS: tuple[Callable[..., _State], ...] = (
     _rewrite(re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{2,8});"), _entity),
     _width,
-    _rewrite(re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M), _table_row),
+    _rewrite(re.compile(r"(?:^[ \t]*\|.*\|[ \t]*(?:\n|$))+", re.M), _table),
     _rewrite(re.compile(r"^[ \t]{0,3}(?:#{1,6}|>+)[ \t]+", re.M), lambda m: [("", m.start(), m.start())]),
     _latex_wrappers,
     _rewrite(re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.S),

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_gptoss.checkers.normalize import view
+from pytest_gptoss.checkers.normalize import View, view
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
@@ -136,7 +136,7 @@ def _head(text: str, width: int = 60) -> str:
 
 def fold(text: str, *, case: bool, width: bool) -> str:
     """``text`` as the checker compares it: NFKC-folded and/or casefolded."""
-    return _Folded(text, case=case, width=width).text
+    return _folded(text, case=case, width=width).text
 
 
 # -- spec ---------------------------------------------------------------------
@@ -249,27 +249,17 @@ def _fold_pattern(pattern: str) -> str:
 # -- matching -----------------------------------------------------------------
 
 
-class _Folded:
-    """A folded copy of a text that maps its positions back to the original."""
-
-    def __init__(self, text: str, *, case: bool, width: bool) -> None:
-        chars: list[str] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for start, end in _clusters(text):
-            piece = _fold_piece(text[start:end], case=case, width=width)
-            chars.append(piece)
-            self.starts.extend([start] * len(piece))
-            self.ends.extend([end] * len(piece))
-        self.text = "".join(chars)
-        self.length = len(text)
-
-    def original(self, start: int, end: int) -> tuple[int, int]:
-        if start >= len(self.starts):
-            return self.length, self.length
-        if end <= start:
-            return self.starts[start], self.starts[start]
-        return self.starts[start], self.ends[end - 1]
+def _folded(text: str, *, case: bool, width: bool) -> View:
+    """A folded copy of ``text`` that maps its positions back to ``text``."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in _clusters(text):
+        piece = _fold_piece(text[start:end], case=case, width=width)
+        chars.append(piece)
+        starts.extend([start] * len(piece))
+        ends.extend([end] * len(piece))
+    return View("".join(chars), tuple(starts), tuple(ends), len(text))
 
 
 def _fold_piece(piece: str, *, case: bool, width: bool) -> str:
@@ -298,8 +288,8 @@ def _run(spec: _Spec, text: str) -> list[_Result]:
     # fact, and an assertion written against the markup still sees it.
     seen = view(text, width=spec.ignore_width)
     readings = [(seen.original, seen.text), (_identity, text)]
-    plain = [(back, _Folded(t, case=spec.ignore_case, width=spec.ignore_width)) for back, t in readings]
-    for_regex = [(back, _Folded(t, case=False, width=spec.ignore_width)) for back, t in readings]
+    plain = [(back, _folded(t, case=spec.ignore_case, width=spec.ignore_width)) for back, t in readings]
+    for_regex = [(back, _folded(t, case=False, width=spec.ignore_width)) for back, t in readings]
 
     def find(needle: str) -> tuple[int, int] | None:
         folded = _fold_piece(needle, case=spec.ignore_case, width=spec.ignore_width)

@@ -76,6 +76,12 @@ def test_the_conclusion_reads_the_normalized_view() -> None:
     assert verdict.where.endswith("»共 $\\mathbf{2700}$ 毫升«")
 
 
+def test_a_closing_pleasantry_is_not_the_conclusion_when_about_names_the_question() -> None:
+    answer = "逐日计算，最高只到 8.5 米，青蛙爬不出井口。希望对你有帮助！"
+    assert conclusion.check(FROG, answer).passed
+    assert not conclusion.check({"polarity": "no"}, answer).passed
+
+
 def test_an_empty_answer_fails() -> None:
     verdict = conclusion.check(FROG, "  \n")
     assert not verdict.passed

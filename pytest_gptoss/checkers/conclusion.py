@@ -2,9 +2,10 @@ r"""The ``conclusion`` checker: judge what the answer concludes, not a keyword a
 
 The conclusion is, in order: the last line led by a marker (结论 / 答案 /
 最终答案 / 总结 / 综上 / "Conclusion" / "Final answer" / "Answer"; a marker alone
-on its line, as a heading, takes the next line), the sentence holding the last
-``\boxed{}`` (its content), the sentence holding the last bold span of the
-closing paragraph, otherwise the last sentence. It is read from the answer's normalized view.
+on its line, as a heading, takes the next line), the content of the last
+``\boxed{}``, the sentence holding the last bold span of the closing
+paragraph, otherwise the last sentence (the last one ``about`` matches, if
+any). It is read from the answer's normalized view.
 
 Spec keys (at least one assertion):
 
@@ -88,7 +89,7 @@ def validate(spec: Any) -> None:
 
 def check(spec: Mapping[str, Any], text: str) -> Verdict:
     """Judge the conclusion of ``text``; the rest of the answer only informs the verdict."""
-    found = find_conclusion(text)
+    found = find_conclusion(text, _about(spec))
     expected = _expected(spec)
     if found is None:
         return Verdict(passed=False, checker="conclusion", expected=expected,
@@ -126,8 +127,12 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     )
 
 
-def find_conclusion(text: str) -> Conclusion | None:
-    """The answer's conclusion, or ``None`` for an empty answer."""
+def find_conclusion(text: str, about: re.Pattern[str] | None = None) -> Conclusion | None:
+    """The answer's conclusion, or ``None`` for an empty answer.
+
+    Without a marker, a box or a bold closing sentence it is the last sentence:
+    the last one ``about`` matches, if any does (a closing pleasantry is no answer).
+    """
     seen = view(text)
     markers = [m for m in _MARKER.finditer(seen.text)]
     for marker in reversed(markers):
@@ -157,7 +162,8 @@ def find_conclusion(text: str) -> Conclusion | None:
             return _conclusion(text, (holding.start, holding.end), "bold closing sentence")
     if not parts:
         return None
-    return _conclusion(text, (parts[-1].start, parts[-1].end), "last sentence")
+    last = next((s for s in reversed(parts) if about and about.search(s.folded)), parts[-1])
+    return _conclusion(text, (last.start, last.end), "last sentence")
 
 
 def polarity(sentence: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_gptoss.checkers import premise
+from pytest_gptoss.checkers import normalize, premise
 from pytest_gptoss.verdict import SpecError
 
 PENGUIN = {
@@ -52,7 +52,7 @@ def test_hedges_can_be_turned_off() -> None:
 
 
 def test_sentences_keep_decimals_whole() -> None:
-    sentences = premise.split_sentences("Python 3.14 has no quantum decorator. It never did!")
+    sentences = normalize.sentences("Python 3.14 has no quantum decorator. It never did!")
     assert [s.folded.strip() for s in sentences] == ["python 3.14 has no quantum decorator.", "it never did!"]
 
 
@@ -83,3 +83,45 @@ def test_malformed_specs(spec: dict, path: tuple) -> None:
     with pytest.raises(SpecError) as info:
         premise.validate(spec)
     assert info.value.path == path
+
+
+ACCORD = {
+    "topic": "夏末协议|summer.?s? end|公元前\\s*384|384",
+    "rejects": "没有|不存在|虚构|no record",
+    "claim": "夏末协议|summer.?s? end",
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed"),
+    [
+        # a hedge about another point does not undo the rejection
+        ("历史上没有关于“夏末协议”的记载，这是虚构的。据说公元前 384 年亚里士多德出生。", True),
+        ("There is no record of a Summer's End accord. Reportedly, Aristotle was born in 384 BC.", True),
+        # a hedge that states the claim itself fails, rejection or not
+        ("历史上没有相关记载。据传，公元前 384 年的夏末协议由雅典和斯巴达签订。", False),
+        ("据传，公元前 384 年的夏末协议由雅典和斯巴达签订。", False),
+        # a hedged sentence that also rejects the claim is a rejection
+        ("据说夏末协议并不存在，它是后人虚构的。", True),
+    ],
+)
+def test_only_a_hedge_that_states_the_claim_fails(answer: str, passed: bool) -> None:
+    assert premise.check(ACCORD, answer).passed is passed
+
+
+def test_without_a_claim_the_topic_is_the_claim() -> None:
+    spec = {key: value for key, value in ACCORD.items() if key != "claim"}
+    assert not premise.check(spec, "历史上没有相关记载。据说公元前 384 年亚里士多德出生。").passed
+
+
+def test_sentences_come_from_the_normalized_view() -> None:
+    answer = "| 事件 | 年份 |\n|---|---|\n| 夏末协议 | **不存在** |"
+    verdict = premise.check(ACCORD, answer)
+    assert verdict.passed
+    assert "»夏末协议 | **不存在«" in verdict.where
+
+
+def test_a_bad_claim_names_its_field() -> None:
+    with pytest.raises(SpecError) as info:
+        premise.validate({**ACCORD, "claim": ["("]})
+    assert info.value.path == ("claim", 0)

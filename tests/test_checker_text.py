@@ -266,3 +266,51 @@ def test_fold_is_what_makes_forms_equal(text: str) -> None:
     assert fold(full_width(text).upper(), case=True, width=True) == fold(text, case=True, width=True)
     if full_width(text) != text:
         assert fold(full_width(text), case=False, width=False) != fold(text, case=False, width=False)
+
+
+# -- the normalized view --------------------------------------------------------
+
+MARKUP = [
+    ("latex-mathbf", {"regex": r"共\s*2700\s*毫升"}, r"共 $\mathbf{2700}$ 毫升"),
+    ("latex-text-boxed", {"contains": "2700 ml"}, r"$$\boxed{2700\ \text{ml}}$$"),
+    ("latex-thin-space", {"regex": r"3\s*[,，]?\s*072"}, r"隐藏状态大小 $3\,072$"),
+    ("latex-parens", {"contains": "x = 55"}, r"于是 \(x = 55\)。"),
+    ("emphasis", {"regex": r"5\s*的对面是\s*3"}, "5 的对面是 **3**"),
+    ("header", {"regex": r"。\n结论\n"}, "推理。\n## 结论\n无法爬出"),
+    ("table-row", {"contains": "隐藏层维度: 3072"}, "| 参数 | 值 |\n|---|---|\n| 隐藏层维度 | 3072 |"),
+    ("table-header", {"regex": r"query heads:\s*24"}, "| Layers | Query heads | KV heads |\n|---|---|---|\n| 32 | 24 | 8 |"),
+    ("entity", {"contains": "R&D 3 < 4"}, "R&amp;D 3 &lt; 4"),
+]
+
+
+@pytest.mark.parametrize(("spec", "text"), [row[1:] for row in MARKUP], ids=[row[0] for row in MARKUP])
+def test_markup_does_not_hide_a_fact(spec: dict, text: str) -> None:
+    assert check(spec, text).passed
+
+
+def test_an_assertion_on_the_markup_as_written_still_holds() -> None:
+    assert check({"regex": r"\*\*3\*\*"}, "5 的对面是 **3**").passed
+    assert not check({"not_contains": "$"}, r"共 $\mathbf{2700}$ 毫升").passed
+
+
+def test_where_points_into_the_answer_as_written() -> None:
+    text = "| 参数 | 值 |\n|---|---|\n| 隐藏层维度 | **3072** |"
+    verdict = check({"not_contains": "隐藏层维度: 3072"}, text)
+    assert "»隐藏层维度 | **3072«" in verdict.where
+
+
+def test_a_table_keeps_its_rows_apart() -> None:
+    text = "| 项目 | 数值 |\n|---|---|\n| 查询头 | 8 |\n| 键/值头 | 24 |"
+    assert not check({"regex": r"查询头\D{0,12}24"}, text).passed
+
+
+NUMBERS = st.integers(min_value=0, max_value=10**6).map(str)
+WRAPS = [r"$\mathbf{%s}$", r"\textbf{%s}", r"$\boxed{%s}$", "**%s**", r"\(%s\)", "$%s$", r"$\text{%s}$"]
+
+
+@given(number=NUMBERS, wrap=st.sampled_from(WRAPS))
+def test_wrapping_a_number_in_markup_does_not_change_what_is_matched(number: str, wrap: str) -> None:
+    text = "共 " + wrap % number + " 毫升"
+    verdict = check({"regex": rf"共\s*{number}\s*毫升"}, text)
+    assert verdict.passed
+    assert number in verdict.where

@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "sql": "sql",
     "code": "code",
     "premise": "premise",
+    "conclusion": "conclusion",
     "json": "json",
     "html": "html",
     "plan": "plan",

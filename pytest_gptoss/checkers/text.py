@@ -10,6 +10,10 @@ and half-width forms compare equal (``２７００`` is ``2700``, ``：`` is ``:
 Patterns are folded too, but a folded character is always taken literally
 (``（`` matches a parenthesis, never opens a group). With ``ignore_case``
 substrings compare casefolded and patterns run with ``re.IGNORECASE``.
+
+Every assertion reads the answer's normalized view (:mod:`.normalize`: Markdown
+and LaTeX markup dropped, table rows read as "label: value") and the answer as
+written; ``where`` always points into the answer as written.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers.normalize import View, view
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
@@ -131,7 +136,7 @@ def _head(text: str, width: int = 60) -> str:
 
 def fold(text: str, *, case: bool, width: bool) -> str:
     """``text`` as the checker compares it: NFKC-folded and/or casefolded."""
-    return _Folded(text, case=case, width=width).text
+    return _folded(text, case=case, width=width).text
 
 
 # -- spec ---------------------------------------------------------------------
@@ -244,27 +249,17 @@ def _fold_pattern(pattern: str) -> str:
 # -- matching -----------------------------------------------------------------
 
 
-class _Folded:
-    """A folded copy of a text that maps its positions back to the original."""
-
-    def __init__(self, text: str, *, case: bool, width: bool) -> None:
-        chars: list[str] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for start, end in _clusters(text):
-            piece = _fold_piece(text[start:end], case=case, width=width)
-            chars.append(piece)
-            self.starts.extend([start] * len(piece))
-            self.ends.extend([end] * len(piece))
-        self.text = "".join(chars)
-        self.length = len(text)
-
-    def original(self, start: int, end: int) -> tuple[int, int]:
-        if start >= len(self.starts):
-            return self.length, self.length
-        if end <= start:
-            return self.starts[start], self.starts[start]
-        return self.starts[start], self.ends[end - 1]
+def _folded(text: str, *, case: bool, width: bool) -> View:
+    """A folded copy of ``text`` that maps its positions back to ``text``."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in _clusters(text):
+        piece = _fold_piece(text[start:end], case=case, width=width)
+        chars.append(piece)
+        starts.extend([start] * len(piece))
+        ends.extend([end] * len(piece))
+    return View("".join(chars), tuple(starts), tuple(ends), len(text))
 
 
 def _fold_piece(piece: str, *, case: bool, width: bool) -> str:
@@ -289,18 +284,28 @@ def _clusters(text: str) -> list[tuple[int, int]]:
 
 
 def _run(spec: _Spec, text: str) -> list[_Result]:
-    plain = _Folded(text, case=spec.ignore_case, width=spec.ignore_width)
-    for_regex = _Folded(text, case=False, width=spec.ignore_width)
+    # The normalized view first, then the text as written: markup never hides a
+    # fact, and an assertion written against the markup still sees it.
+    seen = view(text, width=spec.ignore_width)
+    readings = [(seen.original, seen.text), (_identity, text)]
+    plain = [(back, _folded(t, case=spec.ignore_case, width=spec.ignore_width)) for back, t in readings]
+    for_regex = [(back, _folded(t, case=False, width=spec.ignore_width)) for back, t in readings]
 
     def find(needle: str) -> tuple[int, int] | None:
         folded = _fold_piece(needle, case=spec.ignore_case, width=spec.ignore_width)
-        at = plain.text.find(folded)
-        return None if at < 0 else plain.original(at, at + len(folded))
+        for back, reading in plain:
+            at = reading.text.find(folded)
+            if at >= 0:
+                return back(*reading.original(at, at + len(folded)))
+        return None
 
     def search(pattern: str) -> tuple[int, int] | None:
         compiled = _compile(pattern, spec.ignore_case, spec.ignore_width, ())
-        match = compiled.search(for_regex.text)
-        return None if match is None else for_regex.original(*match.span())
+        for back, reading in for_regex:
+            match = compiled.search(reading.text)
+            if match is not None:
+                return back(*reading.original(*match.span()))
+        return None
 
     results = []
     for index, needle in enumerate(spec.contains):
@@ -329,6 +334,10 @@ def _run(spec: _Spec, text: str) -> list[_Result]:
             note = "none of its alternatives appears" if len(group) > 1 else "not in the answer"
             results.append(_Result("mentions", label, False, None, note, index))
     return results
+
+
+def _identity(start: int, end: int) -> tuple[int, int]:
+    return start, end
 
 
 def _expected(spec: _Spec) -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from pytest_gptoss.harmony import REASONING_EFFORTS
 from pytest_gptoss.models import ModelSpec, parse_spec, unique_labels
+from pytest_gptoss.sandbox import ISOLATIONS as SANDBOX_MODES
 
 MODEL = "model"
 REASONING = "reasoning"
@@ -36,6 +37,7 @@ BASELINE = "baseline"
 GATE = "gate"
 CACHE_DIR = "cache_dir"
 NO_CACHE = "no_cache"
+SANDBOX = "sandbox"
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -102,6 +104,12 @@ def _boolean(value: str) -> bool:
     if value.strip().lower() not in words:
         raise ValueError(f"'{value}' is not a boolean; use true or false")
     return words[value.strip().lower()]
+
+
+def _sandbox_mode(value: str) -> str:
+    if value.strip() not in SANDBOX_MODES:
+        raise ValueError(f"'{value}' is not a sandbox mode; use {', '.join(SANDBOX_MODES)}")
+    return value.strip()
 
 
 def _gates(value: str) -> tuple[tuple[str, str], ...]:
@@ -172,6 +180,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(CACHE_DIR, _path, "where generations are cached, keyed on everything that changes them "
            "(default: ~/.cache/pytest-gptoss/responses)", None, "PATH"),
     Option(NO_CACHE, _boolean, "neither read nor write the response cache", False, switch=True),
+    Option(SANDBOX, _sandbox_mode, "isolation for model-written programs: auto (the strongest that works "
+           "here), bwrap, namespace or plain (no isolation)", "auto", "MODE"),
 )
 
 
@@ -227,6 +237,7 @@ class Settings:
     gate: tuple[tuple[str, str], ...]
     cache_dir: Path | None
     no_cache: bool
+    sandbox: str
 
 
 def settings(config: pytest.Config) -> Settings:

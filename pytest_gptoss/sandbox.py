@@ -177,7 +177,7 @@ def choose_isolation(requested: str) -> str:
     if requested not in ISOLATIONS:
         raise ValueError(f"isolation {requested!r} is not one of {', '.join(ISOLATIONS)}")
     if requested == "auto":
-        return isolation_modes()[0]
+        return next(mode for mode in ("bwrap", "namespace", "plain") if not _problem(mode))
     problem = _problem(requested)
     if problem:
         raise SandboxError(problem)
@@ -188,6 +188,24 @@ def use_isolation(mode: str) -> None:
     """Make ``mode`` what :func:`run_program` uses when it is not told (for this process)."""
     global _configured
     _configured = choose_isolation(mode)
+
+
+_DESCRIPTIONS = {
+    "bwrap": "bwrap (programs see only Python and their own folder, unprivileged, without network)",
+    "namespace": "namespace (programs see only Python and their own folder, unprivileged, without network)",
+    "plain": "plain (no isolation: programs can read and write this machine's files, "
+    "use its network and signal its processes)",
+}
+
+
+def describe_isolation(mode: str) -> str:
+    """``mode`` and what it hides, in words for a header or a verdict."""
+    return _DESCRIPTIONS[mode]
+
+
+def configured_isolation() -> str:
+    """The mode :func:`run_program` uses when it is not told (``auto`` is resolved)."""
+    return choose_isolation(_configured)
 
 
 def bwrap_works() -> bool:

@@ -43,7 +43,6 @@ as root and counts every process of the user otherwise.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -54,7 +53,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from pytest_gptoss.sandbox_child import NOBODY, processes
+from pytest_gptoss.sandbox_child import NOBODY, encode_config, processes
 
 if TYPE_CHECKING:
     import subprocess
@@ -296,7 +295,7 @@ def _run(
         config["bwrap_self"] = BWRAP_CHILD
     elif mode == "namespace":
         config["view"] = view
-    command = [sys.executable, "-I", "-S", "-B", _CHILD, "supervise", json.dumps(config), "--", *program]
+    command = [sys.executable, "-I", "-S", "-B", _CHILD, "supervise", encode_config(config), "--", *program]
     started = time.monotonic()
     try:
         proc = subprocess.Popen(

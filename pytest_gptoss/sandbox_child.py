@@ -1,7 +1,11 @@
 """The sandbox's side of a run: supervisor, init and the program's start.
 
 This file runs as a script (``python -I -S sandbox_child.py ...``), so it
-imports the standard library only. :mod:`pytest_gptoss.sandbox` starts it and
+imports the standard library only, and only the cheap part of it: every module
+it imports is start-up time of every program (``json``, ``dataclasses``,
+``contextlib``, ``signal`` and ``typing`` together would double it), so the
+config arrives as :func:`encode_config` hex and ``ctypes`` is imported only
+where a system call needs it. :mod:`pytest_gptoss.sandbox` starts it and
 describes the run in a JSON config; see that module for the whole picture.
 
 In ``namespace`` mode init builds the program's view of the filesystem itself:
@@ -14,15 +18,13 @@ root and detaches the old one, and a program started by root runs as
 
 from __future__ import annotations
 
-import json
+import _signal as signal  # "signal" itself imports enum
+import marshal
 import os
-import signal
 import sys
 import time
-from contextlib import suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing, too, is start-up time
 if TYPE_CHECKING:
     import ctypes
 
@@ -55,16 +57,32 @@ _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, 
 _KEPT_FLAGS = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC))
 
 
+class suppress:  # contextlib.suppress, without importing contextlib
+    def __init__(self, *exceptions: type[BaseException]) -> None:
+        self.exceptions = exceptions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, self.exceptions)
+
+
 # --- /proc ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Process:
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    state: str
+    """One line of /proc/PID/stat, the fields the sweeps need."""
+
+    __slots__ = ("pgid", "pid", "ppid", "sid", "state")
+
+    def __init__(self, pid: int, ppid: int, pgid: int, sid: int, state: str) -> None:
+        self.pid, self.ppid, self.pgid, self.sid, self.state = pid, ppid, pgid, sid, state
+
+
+def encode_config(config: dict) -> str:
+    """The config as one command-line word (the same interpreter reads it back)."""
+    return marshal.dumps(config).hex()
 
 
 def processes() -> list[Process]:
@@ -122,7 +140,7 @@ def _supervise(config: dict, program: list[str]) -> int:
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, ())
             if mode == "bwrap":
-                init = [program[0], "-I", "-S", "-B", config["bwrap_self"], "init", json.dumps(config), "--", *program]
+                init = [program[0], "-I", "-S", "-B", config["bwrap_self"], "init", encode_config(config), "--", *program]
                 os.execv(config["bwrap"][0], [*config["bwrap"], *init])
             _init(config, program)
         except BaseException as exc:
@@ -167,7 +185,8 @@ def _init(config: dict, program: list[str]) -> None:
     status_fd = config["status_fd"]
     for signum in _STOPPING:
         signal.signal(signum, signal.SIG_DFL)
-    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if config["mode"] != "bwrap":  # bubblewrap's --die-with-parent does it there
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if config["mode"] == "namespace":
         try:
             _enter_view(config["view"])
@@ -357,11 +376,11 @@ def _errno() -> int:
 def main(argv: list[str]) -> int:
     if argv == ["probe"]:
         return 0
-    role, config_json, separator, *program = argv
+    role, config_hex, separator, *program = argv
     if separator != "--" or role not in ("supervise", "init"):
         print("usage: sandbox_child.py supervise|init CONFIG -- PROGRAM...", file=sys.stderr)
         return 2
-    config = json.loads(config_json)
+    config = marshal.loads(bytes.fromhex(config_hex))
     if role == "init":
         _init(config, program)
     try:

@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from test_sandbox import ISOLATING, require_mode
 
 CASES = """\

@@ -21,7 +21,8 @@ Spec keys:
     Seconds of CPU time the program may use (default 10). Wall-clock time is
     only a backstop, at three times that (``WALL_FACTOR``), so a correct
     program still passes on a busy machine while one that sleeps or waits is
-    stopped. The verdict reports both.
+    stopped. The verdict's details hold both (``cpu_seconds``, ``seconds``);
+    a program stopped for time says both in its explanation too.
 ``memory_mb``
     Address-space limit in MiB (default 1024).
 ``language``
@@ -181,8 +182,7 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
         "stderr": result.stderr[-2000:],
     }
     found = _show(result.stdout, result.stdout_truncated)
-    cpu = "unknown" if result.cpu_seconds is None else f"{result.cpu_seconds:.2f} s"
-    where += f"\nran {cpu} CPU, {result.seconds:.2f} s wall; sandbox {describe_isolation(result.isolation)}"
+    where += f"\nsandbox {describe_isolation(result.isolation)}"
     problem = _run_problem(result, timeout, memory_mb)
     if problem:
         if result.stderr.strip():
@@ -373,11 +373,13 @@ def _run_problem(result: Any, timeout: float, memory_mb: int) -> str:
     reason = result.killed_reason
     last = _last_error_line(result.stderr)
     over_cpu = result.cpu_seconds is not None and result.cpu_seconds > timeout
+    used = "CPU time unknown" if result.cpu_seconds is None else f"{result.cpu_seconds:.2f} s CPU"
+    used += f", {result.seconds:.2f} s wall"
     if reason == "timeout":
         return (f"ran past the wall-clock backstop of {WALL_FACTOR * timeout:g} s ({WALL_FACTOR} x its "
-                f"{timeout:g} s of CPU time; the program and everything it started were killed)")
+                f"{timeout:g} s of CPU time; the program and everything it started were killed; {used})")
     if reason == "cpu" or (over_cpu and reason is None and not result.returncode):
-        return f"used more than {timeout:g} s of CPU time" + (" and was killed" if reason else "")
+        return f"used more than {timeout:g} s of CPU time" + (" and was killed" if reason else "") + f" ({used})"
     if reason == "output":
         return "printed more output than the sandbox keeps; it was stopped"
     if reason == "memory":

@@ -18,6 +18,7 @@ import pytest
 
 from pytest_gptoss.harmony import REASONING_EFFORTS
 from pytest_gptoss.models import ModelSpec, parse_spec, unique_labels
+from pytest_gptoss.sandbox import ISOLATIONS as SANDBOX_MODES
 
 MODEL = "model"
 REASONING = "reasoning"
@@ -38,6 +39,7 @@ CACHE_DIR = "cache_dir"
 NO_CACHE = "no_cache"
 PARALLEL = "parallel"
 FLASH_ATTN = "flash_attn"
+SANDBOX = "sandbox"
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -113,6 +115,10 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value.strip().lower()
 
     return parse
+def _sandbox_mode(value: str) -> str:
+    if value.strip() not in SANDBOX_MODES:
+        raise ValueError(f"'{value}' is not a sandbox mode; use {', '.join(SANDBOX_MODES)}")
+    return value.strip()
 
 
 def _gates(value: str) -> tuple[tuple[str, str], ...]:
@@ -187,6 +193,8 @@ OPTIONS: tuple[Option, ...] = (
            "decoded together in one llama.cpp context (default: 8)", 8, "N"),
     Option(FLASH_ATTN, _choice("auto", "on", "off"), "flash attention for in-process models; auto uses it "
            "where the build and device support it (default: auto)", "auto", "auto|on|off"),
+    Option(SANDBOX, _sandbox_mode, "isolation for model-written programs: auto (the strongest that works "
+           "here), bwrap, namespace or plain (no isolation)", "auto", "MODE"),
 )
 
 
@@ -244,6 +252,7 @@ class Settings:
     no_cache: bool
     parallel: int = 8
     flash_attn: str = "auto"
+    sandbox: str = "auto"
 
 
 def settings(config: pytest.Config) -> Settings:

@@ -26,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gptoss: a gpt-oss case collected from a case file")
     settings = options.settings(config)
+    _use_sandbox(settings.sandbox)
     run = Run(settings, config=config)
     if settings.replay is not None:
         try:
@@ -62,6 +63,21 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_gptoss.xdist_support import XdistHooks
 
         config.pluginmanager.register(XdistHooks(run), "gptoss-xdist")
+
+
+def _use_sandbox(mode: str) -> None:
+    from pytest_gptoss.sandbox import SandboxError, use_isolation
+
+    try:
+        use_isolation(mode)
+    except SandboxError as exc:
+        raise pytest.UsageError(f"--gptoss-sandbox={mode}: {exc}") from None
+
+
+def pytest_report_header() -> str:
+    from pytest_gptoss.sandbox import configured_isolation, describe_isolation
+
+    return f"gptoss: sandbox {describe_isolation(configured_isolation())}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -4,30 +4,37 @@ Three processes take part in a run::
 
     host (run_program) -> supervisor -> init -> program
 
-The supervisor (this file run as a script) starts in a session of its own and
+The supervisor (``sandbox_child.py`` run as a script) starts in a session of its own and
 marks itself a child subreaper, so every orphan of the program is re-parented
 to it. It applies no limits to itself; when the program ends, or the host asks
 it to stop, it kills every descendant it can find (by process group and by
 walking ``/proc``) until it has no children left. The init process starts the
 program with resource limits and reports its exact exit status and CPU time.
 
-Isolation, best first (``run_program(isolation="auto")`` picks the first that
-works here and falls back silently):
+What a program sees, by isolation mode (``auto`` is the strongest that works
+here, see :func:`isolation_modes`; :func:`choose_isolation` names why a mode
+cannot work):
 
 ``bwrap``
-    bubblewrap with new PID, network, IPC and UTS namespaces, the whole
-    filesystem read-only except the run's directory, a private ``/dev``.
+    bubblewrap with new user, PID, network, IPC, UTS and cgroup namespaces,
+    running as ``nobody``. The filesystem holds only what Python needs, read-only
+    (the Python installation, ``/usr`` and the library directories, the dynamic
+    linker's cache), a private ``/dev``, a ``/proc`` that shows the run's own
+    processes only, an empty ``/tmp`` and the run's directory, the only
+    writable place. No home directory, project checkout or cache is there.
 ``namespace``
-    new PID and network namespaces made by the supervisor itself (as root, or
-    through a user namespace for other users): init is PID 1, so the kernel
-    kills everything left when it exits, even processes that called
-    ``setsid()``; the program cannot signal anything outside; no network.
+    the same view and the same namespaces (PID, network, mount; a user
+    namespace where the user is not root) made by the supervisor and init
+    themselves, see :mod:`pytest_gptoss.sandbox_child`. Init is PID 1, so the
+    kernel kills everything left when it exits, even processes that called
+    ``setsid()``. Started by root, the program runs as ``nobody``.
 ``plain``
     no namespaces: the subreaper sweep, plus a last sweep by the host of every
     process still in the supervisor's session. Files outside the run's
     directory, the network and other processes of the same user are not
     protected; a program that kills its supervisor and then calls ``setsid()``
-    can escape. It contains buggy programs, not malicious ones.
+    can escape. It contains buggy programs, not hostile ones, and is only used
+    when asked for or when no other mode works here.
 
 The run's directory is a fresh temporary directory (also ``HOME`` and
 ``TMPDIR``), removed afterwards. ``RLIMIT_NPROC`` is not used: it does nothing
@@ -36,7 +43,6 @@ as root and counts every process of the user otherwise.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -47,19 +53,22 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from pytest_gptoss.sandbox_child import NOBODY, encode_config, processes
+
 if TYPE_CHECKING:
-    import ctypes
     import subprocess
 
 MIB = 1024 * 1024
 PATH = "/usr/local/bin:/usr/bin:/bin"
 ISOLATIONS = ("auto", "bwrap", "namespace", "plain")
-OPEN_FILES = 256
 STOP_GRACE_SECONDS = 5.0
+#: the library directories a dynamically linked Python needs, where they exist
+SYSTEM_PATHS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache")
+#: where bubblewrap shows the sandbox's own script, so the checkout stays hidden
+BWRAP_CHILD = "/run/gptoss-sandbox/sandbox_child.py"
 
-_SELF = os.path.abspath(__file__)
-_WATCHED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-_STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_child.py")
+_configured = "auto"
 
 # Runs the program file as __main__ under `python -I -S`: no site-packages, yet
 # `exit()` and `quit()` work, and a traceback shows only the program's frames.
@@ -83,13 +92,6 @@ def _boot():
         sys.exit(1)
 _boot()
 """
-
-_CLONE_NEWUSER = 0x10000000
-_CLONE_NEWPID = 0x20000000
-_CLONE_NEWNET = 0x40000000
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
-
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not run the program (not the program's fault)."""
@@ -133,54 +135,140 @@ def run_program(
     output_limit: int = 1_000_000,
     file_size_mb: int = 16,
     env: dict[str, str] | None = None,
-    isolation: str = "auto",
+    isolation: str | None = None,
 ) -> RunResult:
     """Run ``source`` in the sandbox and return what it did; nothing of it outlives the call.
 
-    ``stdin`` None means an empty stdin (``/dev/null``). ``cpu_seconds`` defaults
-    to the wall ``timeout`` plus one second. ``output_limit`` caps stdout and
-    stderr (bytes each); past it the program is killed. ``env`` adds to the
-    minimal environment. Raises :class:`SandboxError` when the sandbox cannot
-    start, ``ValueError`` for arguments it does not accept.
+    ``stdin`` None means an empty stdin (``/dev/null``). ``timeout`` is wall-clock
+    seconds; ``cpu_seconds`` (rounded up to whole seconds) defaults to the wall
+    ``timeout`` plus one second. ``output_limit`` caps stdout and stderr (bytes
+    each); past it the program is killed. ``env`` adds to the minimal
+    environment. ``isolation`` None is the mode set by :func:`use_isolation`
+    (``auto`` unless set). Raises :class:`SandboxError` when the sandbox cannot
+    start (a named mode that cannot work here included), ``ValueError`` for
+    arguments it does not accept.
     """
     if language != "python":
         raise ValueError(f"language {language!r} is not supported; only 'python' is")
-    if isolation not in ISOLATIONS:
+    if isolation is not None and isolation not in ISOLATIONS:
         raise ValueError(f"isolation {isolation!r} is not one of {', '.join(ISOLATIONS)}")
     if not timeout or timeout <= 0:
         raise ValueError("timeout must be a positive number of seconds")
-    mode = isolation
-    if mode == "auto":
-        mode = "bwrap" if bwrap_works() else "namespace"
-    elif mode == "bwrap" and not bwrap_works():
-        raise SandboxError("bubblewrap is not installed or cannot create its namespaces here")
+    mode = choose_isolation(isolation or _configured)
     limits = {
         "memory": int(memory_mb * MIB),
         "cpu": max(1, math.ceil(cpu_seconds if cpu_seconds is not None else timeout + 1)),
         "fsize": int(file_size_mb * MIB),
     }
-    import shutil
-    import tempfile
-
-    workdir = tempfile.mkdtemp(prefix="gptoss-run-")
-    try:
-        with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
-            f.write(source)
-        program = [sys.executable, "-I", "-S", "-B", "-X", "utf8", "-c", _PYTHON_BOOT, "main.py"]
-        with _stdin_file(stdin) as stdin_file:
-            return _run(program, mode, limits, workdir, stdin_file, timeout, output_limit, env)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return _run_in_fresh_directory(source, mode, limits, stdin, timeout, output_limit, env)
 
 
 def isolation_modes() -> tuple[str, ...]:
-    """The isolation modes that really work on this machine, best first."""
-    return _isolation_modes()
+    """The isolation modes that really work on this machine, strongest first (probed once)."""
+    global _modes_answer
+    if _modes_answer is None:
+        _modes_answer = (*(mode for mode in ("bwrap", "namespace") if not _problem(mode)), "plain")
+    return _modes_answer
+
+
+def choose_isolation(requested: str) -> str:
+    """The mode a run with ``requested`` uses; :class:`SandboxError` saying why a named one cannot work."""
+    if requested not in ISOLATIONS:
+        raise ValueError(f"isolation {requested!r} is not one of {', '.join(ISOLATIONS)}")
+    if requested == "auto":
+        return next(mode for mode in ("bwrap", "namespace", "plain") if not _problem(mode))
+    problem = _problem(requested)
+    if problem:
+        raise SandboxError(problem)
+    return requested
+
+
+def use_isolation(mode: str) -> None:
+    """Make ``mode`` what :func:`run_program` uses when it is not told (for this process)."""
+    global _configured
+    _configured = choose_isolation(mode)
+
+
+_DESCRIPTIONS = {
+    "bwrap": "bwrap (programs see only Python and their own folder, unprivileged, without network)",
+    "namespace": "namespace (programs see only Python and their own folder, unprivileged, without network)",
+    "plain": "plain (no isolation: programs can read and write this machine's files, "
+    "use its network and signal its processes)",
+}
+
+
+def describe_isolation(mode: str) -> str:
+    """``mode`` and what it hides, in words for a header or a verdict."""
+    return _DESCRIPTIONS[mode]
+
+
+def configured_isolation() -> str:
+    """The mode :func:`run_program` uses when it is not told (``auto`` is resolved)."""
+    return choose_isolation(_configured)
 
 
 def bwrap_works() -> bool:
-    """Whether bubblewrap is installed and can create its namespaces here (probed once)."""
-    return _bwrap_works()
+    """Whether bubblewrap is installed and runs a program here (probed once)."""
+    return "bwrap" in isolation_modes()
+
+
+_modes_answer: tuple[str, ...] | None = None
+_problems: dict[str, str] = {}
+
+
+def _problem(mode: str) -> str:
+    """Why ``mode`` cannot run a program here, in one line that says what to do; "" when it can."""
+    if mode == "plain":
+        return ""
+    if mode not in _problems:
+        import shutil
+
+        if mode == "bwrap" and not shutil.which("bwrap"):
+            _problems[mode] = ("bubblewrap is not installed; install it (apt-get install bubblewrap) "
+                               "or choose --gptoss-sandbox=auto")
+        else:
+            try:
+                result = _run_in_fresh_directory("print('ok')", mode, _PROBE_LIMITS, None, 20.0, 1000, None)
+                _problems[mode] = "" if result.stdout == "ok\n" else f"a probe printed {result.stdout!r}"
+            except SandboxError as exc:
+                _problems[mode] = str(exc)
+            if _problems[mode]:
+                hint = ("unprivileged user namespaces may be off: run as root or enable them "
+                        "(sysctl kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu 24.04)")
+                _problems[mode] = f"the {mode} sandbox cannot run here ({_problems[mode]}); {hint}"
+    return _problems[mode]
+
+
+_PROBE_LIMITS = {"memory": 256 * MIB, "cpu": 20, "fsize": MIB}
+
+
+def _run_in_fresh_directory(
+    source: str,
+    mode: str,
+    limits: dict[str, int],
+    stdin: str | bytes | None,
+    timeout: float,
+    output_limit: int,
+    env: dict[str, str] | None,
+) -> RunResult:
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="gptoss-run-")
+    try:
+        workdir = os.path.join(base, "program")
+        os.mkdir(workdir)
+        os.mkdir(os.path.join(base, "root"))
+        with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
+            f.write(source)
+        if mode == "namespace" and os.geteuid() == 0:
+            os.chown(workdir, NOBODY, NOBODY)  # the program runs as nobody there
+        python = os.path.realpath(sys.executable)  # a venv's python link is not in the program's view
+        program = [python, "-I", "-S", "-B", "-X", "utf8", "-c", _PYTHON_BOOT, "main.py"]
+        with _stdin_file(stdin) as stdin_file:
+            return _run(program, mode, limits, workdir, stdin_file, timeout, output_limit, env)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- host side ------------------------------------------------------------
@@ -200,10 +288,14 @@ def _run(
     import subprocess
 
     status_r, status_w = os.pipe()
-    config = {"mode": mode, "status_fd": status_w, "host_pid": os.getpid(), "limits": limits}
+    config: dict = {"mode": mode, "status_fd": status_w, "host_pid": os.getpid(), "limits": limits}
+    view = _view(workdir, program[0])
     if mode == "bwrap":
-        config["bwrap"] = _bwrap_args(workdir)
-    command = [sys.executable, "-I", "-S", "-B", _SELF, "supervise", json.dumps(config), "--", *program]
+        config["bwrap"] = _bwrap_args(view)
+        config["bwrap_self"] = BWRAP_CHILD
+    elif mode == "namespace":
+        config["view"] = view
+    command = [sys.executable, "-I", "-S", "-B", _CHILD, "supervise", encode_config(config), "--", *program]
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -395,7 +487,7 @@ def _wait_exited(pid: int, seconds: float) -> bool:
 def _kill_session(sid: int) -> None:
     """SIGKILL every live process of session ``sid`` until none is left."""
     for _ in range(200):
-        victims = [p for p in _processes() if p.sid == sid and p.state != "Z"]
+        victims = [p for p in processes() if p.sid == sid and p.state != "Z"]
         if not victims:
             return
         # Every group of the session belongs to the run; a group kill is atomic against fork.
@@ -408,279 +500,40 @@ def _kill_session(sid: int) -> None:
         time.sleep(0.005)
 
 
-def _bwrap_args(workdir: str) -> list[str]:
+def _view(workdir: str, python: str) -> dict:
+    """What the program's filesystem holds: read-only paths, top-level links, its writable directory."""
+    python_paths = {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(python)}
+    read_only, symlinks = [], {}
+    for path in sorted(python_paths | set(SYSTEM_PATHS)):
+        if os.path.islink(path) and os.path.dirname(path) == "/":
+            symlinks[path] = os.readlink(path)
+        elif os.path.exists(path) and not any(_inside(path, other) for other in python_paths | set(SYSTEM_PATHS) - {path}):
+            read_only.append(os.path.realpath(path))
+    return {"root": os.path.join(os.path.dirname(workdir), "root"), "workdir": workdir,
+            "read_only": read_only, "symlinks": symlinks}
+
+
+def _inside(path: str, other: str) -> bool:
+    return os.path.exists(other) and not os.path.islink(other) and path.startswith(other.rstrip("/") + "/")
+
+
+def _bwrap_args(view: dict) -> list[str]:
     import shutil
 
+    binds = [arg for path in view["read_only"] for arg in ("--ro-bind", path, path)]
+    links = [arg for path, target in view["symlinks"].items() for arg in ("--symlink", target, path)]
+    workdir = view["workdir"]
     return [
         shutil.which("bwrap") or "bwrap",
-        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
         "--die-with-parent", "--new-session", "--as-pid-1",
-        "--ro-bind", "/", "/",
+        *binds, *links,
+        "--ro-bind", _CHILD, BWRAP_CHILD,
         "--dev", "/dev",
         "--proc", "/proc",
+        "--tmpfs", "/tmp",
         "--bind", workdir, workdir,
+        "--remount-ro", "/",
         "--chdir", workdir,
         "--",
     ]  # fmt: skip
-
-
-_bwrap_answer: bool | None = None
-
-
-def _bwrap_works() -> bool:
-    global _bwrap_answer
-    if _bwrap_answer is None:
-        import shutil
-        import subprocess
-        import tempfile
-
-        answer = False
-        if shutil.which("bwrap"):
-            with tempfile.TemporaryDirectory(prefix="gptoss-probe-") as workdir:
-                try:
-                    probe = subprocess.run(
-                        [*_bwrap_args(workdir), sys.executable, "-I", "-S", "-B", _SELF, "probe"],
-                        stdin=subprocess.DEVNULL,
-                        capture_output=True,
-                        timeout=20,
-                        env=_environment(workdir, None),
-                    )
-                    answer = probe.returncode == 0
-                except (OSError, subprocess.SubprocessError):
-                    answer = False
-        _bwrap_answer = answer
-    return _bwrap_answer
-
-
-_modes_answer: tuple[str, ...] | None = None
-
-
-def _isolation_modes() -> tuple[str, ...]:
-    global _modes_answer
-    if _modes_answer is None:
-        modes = ["bwrap"] if _bwrap_works() else []
-        with suppress(SandboxError):
-            if run_program("pass", isolation="namespace", timeout=20).isolation == "namespace":
-                modes.append("namespace")
-        _modes_answer = (*modes, "plain")
-    return _modes_answer
-
-
-# --- /proc ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Process:
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    state: str
-
-
-def _processes() -> list[_Process]:
-    """Every process visible in /proc (pids as the /proc mount sees them)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses; the fields follow the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) < 4:
-            continue
-        found.append(_Process(int(name), int(fields[1]), int(fields[2]), int(fields[3]), fields[0]))
-    return found
-
-
-def _descendants(root: int, table: list[_Process]) -> list[_Process]:
-    children: dict[int, list[_Process]] = {}
-    for proc in table:
-        children.setdefault(proc.ppid, []).append(proc)
-    result, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            result.append(child)
-            todo.append(child.pid)
-    return result
-
-
-# --- supervisor, init and program (run as `python -I -S sandbox.py ...`) ----
-
-
-def _supervise(config: dict, program: list[str]) -> int:
-    status_fd = config["status_fd"]
-    signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
-    libc = _libc()
-    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != config["host_pid"]:
-        return 1  # the host is already gone
-    mode = config["mode"]
-    if mode == "namespace" and not _enter_namespaces(libc):
-        mode = "plain"
-    os.write(status_fd, f"mode {mode}\n".encode())
-
-    child = os.fork()
-    if child == 0:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, ())
-            if mode == "bwrap":
-                init = [sys.executable, "-I", "-S", "-B", _SELF, "init", json.dumps(config), "--", *program]
-                os.execv(config["bwrap"][0], [*config["bwrap"], *init])
-            _init(config, program)
-        except BaseException as exc:
-            _report_error(status_fd, f"cannot start the sandbox ({mode}): {exc}")
-        os._exit(70)
-
-    stopped = False
-    while not stopped:
-        info = signal.sigwaitinfo(_WATCHED)
-        if info.si_signo != signal.SIGCHLD:
-            stopped = True
-        elif _reap_all(child):
-            break
-    _sweep(child)
-    return 0
-
-
-def _enter_namespaces(libc: ctypes.CDLL) -> bool:
-    """Put this process's future children in new PID and network namespaces."""
-    flags = _CLONE_NEWPID | _CLONE_NEWNET
-    if libc.unshare(flags) == 0:
-        return True
-    uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(flags | _CLONE_NEWUSER) != 0:
-        return False
-    # Unmapped ids still work (they only show as "nobody"), so a failed write is not fatal.
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with suppress(OSError), open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
-    return True
-
-
-def _init(config: dict, program: list[str]) -> None:
-    """Start the program, wait for it, report its status; never returns."""
-    status_fd = config["status_fd"]
-    for signum in _STOPPING:
-        signal.signal(signum, signal.SIG_DFL)
-    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    pid = os.fork()
-    if pid == 0:
-        _exec_program(config, program)
-    os.write(status_fd, b"started\n")
-    while True:
-        try:
-            done, status, usage = os.wait3(0)
-        except ChildProcessError:
-            os._exit(70)
-        if done == pid:
-            cpu = usage.ru_utime + usage.ru_stime
-            os.write(status_fd, f"exit {status} {cpu:.3f}\n".encode())
-            os._exit(0)
-
-
-def _exec_program(config: dict, program: list[str]) -> None:
-    import resource
-
-    status_fd = config["status_fd"]
-    try:
-        os.setpgid(0, 0)
-        for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(signum, signal.SIG_DFL)
-        limits = config["limits"]
-        _set_limit(resource.RLIMIT_AS, limits["memory"])
-        _set_limit(resource.RLIMIT_CPU, limits["cpu"], limits["cpu"] + 1)
-        _set_limit(resource.RLIMIT_FSIZE, limits["fsize"])
-        _set_limit(resource.RLIMIT_CORE, 0)
-        _set_limit(resource.RLIMIT_NOFILE, OPEN_FILES)
-        os.closerange(3, status_fd)
-        os.closerange(status_fd + 1, 65536)
-        os.set_inheritable(status_fd, False)
-        os.execv(program[0], program)
-    except BaseException as exc:
-        _report_error(status_fd, f"cannot start {program[0]}: {exc}")
-    os._exit(127)
-
-
-def _set_limit(which: int, soft: int, hard: int | None = None) -> None:
-    import resource
-
-    _, current_hard = resource.getrlimit(which)
-    hard = soft if hard is None else hard
-    if current_hard != resource.RLIM_INFINITY:
-        hard = min(hard, current_hard)
-        soft = min(soft, hard)
-    resource.setrlimit(which, (soft, hard))
-
-
-def _reap_all(child: int) -> bool:
-    """Reap every exited child; True when ``child`` was among them."""
-    found = False
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid == 0:
-            return found
-        found = found or pid == child
-
-
-def _sweep(child: int) -> None:
-    """SIGKILL every descendant until this process has no children left."""
-    me, my_group = os.getpid(), os.getpgid(0)
-    with suppress(ProcessLookupError):
-        os.kill(child, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        descendants = [p for p in _descendants(me, _processes()) if p.state != "Z"]
-        # A group kill is atomic against fork, so a fork bomb cannot outrun it.
-        for group in {p.pgid for p in descendants} - {my_group}:
-            with suppress(OSError):
-                os.killpg(group, signal.SIGKILL)
-        for proc in descendants:
-            with suppress(OSError):
-                os.kill(proc.pid, signal.SIGKILL)
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        except ChildProcessError:
-            return
-        time.sleep(0.002)
-
-
-def _report_error(status_fd: int, message: str) -> None:
-    with suppress(OSError):
-        os.write(status_fd, f"error {message}\n".replace("\n", " ").strip().encode() + b"\n")
-
-
-def _libc() -> ctypes.CDLL:
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _main(argv: list[str]) -> int:
-    if argv == ["probe"]:
-        return 0
-    role, config_json, separator, *program = argv
-    if separator != "--" or role not in ("supervise", "init"):
-        print("usage: sandbox.py supervise|init CONFIG -- PROGRAM...", file=sys.stderr)
-        return 2
-    config = json.loads(config_json)
-    if role == "init":
-        _init(config, program)
-    try:
-        return _supervise(config, program)
-    except Exception as exc:
-        _report_error(config["status_fd"], f"supervisor failed: {exc!r}")
-        return 70
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

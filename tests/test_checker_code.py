@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import textwrap
+import time
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_gptoss import checkers
+from pytest_gptoss import checkers, sandbox
 from pytest_gptoss.checkers import code
 from pytest_gptoss.verdict import SpecError, Verdict
 
@@ -173,7 +176,10 @@ def test_only_python_block_with_syntax_error_is_reported_without_running():
 def test_where_names_the_block_and_its_first_line():
     verdict = code.check({"stdout": 42}, PROGRAM_THEN_OUTPUT)
     assert verdict.passed
-    assert verdict.where == "code block 1 of 2 (```python, answer line 4); first line: 'print(6 * 7)'"
+    block, isolation = verdict.where.splitlines()
+    assert block == "code block 1 of 2 (```python, answer line 4); first line: 'print(6 * 7)'"
+    assert isolation == f"sandbox {sandbox.describe_isolation(sandbox.isolation_modes()[0])}"
+    assert verdict.details["cpu_seconds"] < 1 and verdict.details["seconds"] < 5
 
 
 # --- comparing output (no sandbox) ---------------------------------------------------
@@ -360,11 +366,59 @@ def test_nonzero_exit_fails_even_with_the_right_output():
     assert not verdict.passed and verdict.why == "exit status 2"
 
 
-def test_timeout_is_explained():
+def test_a_program_that_waits_is_stopped_at_the_wall_clock_backstop():
     verdict = code.check({"stdout": 1, "timeout": 1}, fenced("import time\ntime.sleep(60)\nprint(1)"))
     assert not verdict.passed and not verdict.error
-    assert verdict.why == "timed out after 1 s (the program and everything it started were killed)"
+    assert re.fullmatch(r"ran past the wall-clock backstop of 3 s \(3 x its 1 s of CPU time; the program and "
+                        r"everything it started were killed; CPU time unknown, \d+\.\d\d s wall\)", verdict.why), verdict.why
     assert verdict.details["killed_reason"] == "timeout"
+    assert 3 <= verdict.details["seconds"] < 6
+
+
+def test_cpu_time_over_the_timeout_fails_even_below_the_whole_second_limit():
+    busy = "import time\nwhile time.process_time() < 0.7:\n    pass\nprint(1)"
+    verdict = code.check({"stdout": 1, "timeout": 0.5}, fenced(busy))
+    assert not verdict.passed
+    assert re.fullmatch(r"used more than 0\.5 s of CPU time \(0\.[7-9]\d s CPU, \d+\.\d\d s wall\)", verdict.why), verdict.why
+    assert verdict.details["cpu_seconds"] >= 0.7
+
+
+@pytest.fixture
+def saturated_machine():
+    """Three busy processes per core, for as long as the test runs.
+
+    Each in a session of its own, as the sandbox's is: the scheduler shares the CPU between sessions first.
+    """
+    import subprocess
+
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(3 * (os.cpu_count() or 1))]
+    time.sleep(0.2)
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def test_on_a_saturated_machine_cpu_time_decides(saturated_machine):
+    """The correct program needs more wall time than its CPU limit here, and passes; a brute force still fails."""
+    needs_half_a_second = "import time\nwhile time.process_time() < 0.5:\n    pass\nprint(42)"
+    verdict = code.check({"stdout": 42, "timeout": 1}, fenced(needs_half_a_second))
+    assert verdict.passed, verdict.explain()
+    assert verdict.details["seconds"] > 1, "the machine was not saturated"
+    brute_force = code.check({"stdout": 42, "timeout": 1}, fenced("while True:\n    pass"))
+    assert not brute_force.passed and not brute_force.error
+    assert brute_force.details["killed_reason"] in ("cpu", "timeout")
+
+
+def test_a_plain_sandbox_is_named_as_such_in_the_verdict(monkeypatch):
+    monkeypatch.setattr(sandbox, "_configured", "plain")
+    verdict = code.check({"stdout": 1}, fenced("print(1)"))
+    assert verdict.passed
+    assert verdict.details["isolation"] == "plain"
+    assert "sandbox plain (no isolation: programs can read and write this machine's files" in verdict.where
 
 
 def test_memory_exhaustion_is_explained():
@@ -460,8 +514,9 @@ def test_seed_with_lines_match_fails_on_the_sentence():
     assert verdict.why == "line 1 differs: expected '10000000', found '179424673是第10000000个质数'"
 
 
-def test_slow_trial_division_fails_with_the_timeout_explained():
+def test_slow_trial_division_fails_at_the_cpu_limit():
     verdict = code.check({"stdout": 10000000, "match": "contains", "timeout": 2}, SLOW_ANSWER)
     assert not verdict.passed and not verdict.error
-    assert verdict.why == "timed out after 2 s (the program and everything it started were killed)"
+    assert verdict.why.startswith("used more than 2 s of CPU time and was killed ("), verdict.why
+    assert verdict.details["cpu_seconds"] >= 1.9
     assert verdict.found == "(no output)"

@@ -21,6 +21,7 @@ from pytest_gptoss import sandbox
 from pytest_gptoss.sandbox import SandboxError, isolation_modes, run_program
 
 MODES = isolation_modes()
+ISOLATING = ("auto", "bwrap", "namespace")
 MARKER_VAR = "GPTOSS_TEST_MARKER"
 
 
@@ -58,6 +59,23 @@ def hostile(source: str, mode: str, **kwargs) -> sandbox.RunResult:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def require_mode(mode: str) -> str:
+    """``mode`` when it isolates a program here; a skip naming what is missing otherwise."""
+    try:
+        chosen = sandbox.choose_isolation(mode)
+    except SandboxError as exc:
+        pytest.skip(str(exc))
+    if chosen == "plain":
+        pytest.skip("neither bubblewrap nor namespaces work here, so auto is plain")
+    return mode
+
+
+@pytest.fixture(params=ISOLATING)
+def isolating_mode(request: pytest.FixtureRequest) -> str:
+    """Every mode that hides the machine: auto, bwrap and namespace, each where it works."""
+    return require_mode(request.param)
 
 
 def test_marker_scan_sees_a_live_process():
@@ -267,34 +285,37 @@ def test_only_the_standard_library_is_importable(mode):
     assert "No module named 'pytest'" in result.stderr
 
 
-@pytest.mark.skipif(
-    not sandbox.bwrap_works(),
-    reason="bubblewrap is not installed or cannot create namespaces here; "
-    "without it nothing stops a write outside the run's directory",
-)
-def test_with_bwrap_the_filesystem_outside_the_run_is_read_only(tmp_path):
+def test_outside_the_run_the_filesystem_is_hidden_or_read_only(tmp_path, isolating_mode):
     target = tmp_path / "outside.txt"
     source = f"""
-    for path in ({str(target)!r}, "/etc/gptoss-sandbox-probe", {os.path.abspath(__file__) + ".probe"!r}):
+    import os
+    for path in ({str(target)!r}, "/etc/gptoss-sandbox-probe", {os.path.abspath(__file__) + ".probe"!r}, "/usr/probe"):
         try:
             open(path, "w").write("escaped")
             print("wrote", path)
         except OSError as exc:
             print("refused", type(exc).__name__)
+    print(os.path.exists({str(tmp_path)!r}), os.path.exists({os.path.abspath(__file__)!r}), os.listdir("/tmp"))
     """
-    result = hostile(source, "bwrap")
+    result = hostile(source, isolating_mode)
     assert "wrote" not in result.stdout, result.stdout
-    assert result.stdout.count("refused") == 3
+    assert result.stdout.count("refused") == 4
+    assert result.stdout.splitlines()[-1].startswith("False False ['gptoss-run-"), result.stdout
     assert not target.exists()
     assert not os.path.exists("/etc/gptoss-sandbox-probe")
 
 
-@pytest.mark.parametrize("kind", [m for m in MODES if m != "bwrap"])
-def test_without_bwrap_a_write_outside_the_run_is_not_prevented(tmp_path, kind):
-    """Documents the limit of the namespace and plain modes: only the run's directory is fresh."""
+def test_plain_mode_does_not_prevent_a_write_outside_the_run(tmp_path):
+    """Documents the limit of the plain mode: only the run's directory is fresh."""
     target = tmp_path / "outside.txt"
-    hostile(f"open({str(target)!r}, 'w').write('escaped')", kind)
+    hostile(f"open({str(target)!r}, 'w').write('escaped')", "plain")
     assert target.read_text() == "escaped"
+
+
+def test_started_by_root_the_program_runs_as_nobody(isolating_mode):
+    result = hostile("import os; print(os.getuid(), os.getgid(), os.getgroups())", isolating_mode)
+    expected = "65534 65534 []" if os.geteuid() == 0 else f"{os.getuid()} {os.getgid()}"
+    assert result.stdout.startswith(expected), result.stdout
 
 
 @pytest.mark.parametrize("kind", MODES)
@@ -318,10 +339,25 @@ def test_network_is_cut_off_except_in_plain_mode(kind):
         assert result.stdout.startswith("refused"), result.stdout
 
 
-def test_namespace_mode_falls_back_to_plain_silently():
-    result = run_program("print('ok')", isolation="namespace")
-    assert result.stdout == "ok\n"
-    assert result.isolation == ("namespace" if "namespace" in MODES else "plain")
+def test_a_named_mode_that_cannot_work_raises_one_line_saying_what_to_do(monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(sandbox, "_problems", {})
+    monkeypatch.setattr(sandbox, "_modes_answer", None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SandboxError, match=r"^bubblewrap is not installed; install it \(apt-get install bubblewrap\)"):
+        sandbox.choose_isolation("bwrap")
+    with pytest.raises(SandboxError, match="bubblewrap is not installed"):
+        run_program("print(1)", isolation="bwrap")
+    assert "bwrap" not in isolation_modes()
+    assert sandbox.choose_isolation("plain") == "plain"
+
+
+def test_auto_is_the_strongest_mode_that_works():
+    assert sandbox.choose_isolation("auto") == MODES[0]
+    assert run_program("print(1)", isolation="auto").isolation == MODES[0]
+    if os.geteuid() == 0:  # root can always make namespaces, so plain is never the choice
+        assert MODES[0] != "plain"
 
 
 def test_unsupported_arguments_are_value_errors():

@@ -18,7 +18,11 @@ Spec keys:
 ``stdin``
     Text the program reads on stdin (default: none, reads get end-of-file).
 ``timeout``
-    Wall-clock seconds (default 10); the CPU limit is one second more.
+    Seconds of CPU time the program may use (default 10). Wall-clock time is
+    only a backstop, at three times that (``WALL_FACTOR``), so a correct
+    program still passes on a busy machine while one that sleeps or waits is
+    stopped. The verdict's details hold both (``cpu_seconds``, ``seconds``);
+    a program stopped for time says both in its explanation too.
 ``memory_mb``
     Address-space limit in MiB (default 1024).
 ``language``
@@ -36,9 +40,11 @@ reported). Without tagged blocks, the same choice among the other fenced
 blocks that parse as Python. Without fenced blocks, the whole answer if it
 parses as Python.
 
-A program that does not parse, exits with an error, is killed (wall timeout,
-CPU, memory, output cap) or prints the wrong thing fails. Only a sandbox that
-cannot start is an error.
+A program that does not parse, exits with an error, is killed (CPU time,
+wall-clock backstop, memory, output cap) or prints the wrong thing fails. Only
+a sandbox that cannot start is an error. The program runs in the run's sandbox
+mode (``--gptoss-sandbox``); the verdict names the mode, and says so when it is
+``plain``, which does not isolate the program from the machine.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ MATCHES = ("lines", "contains")
 LANGUAGES = ("python",)
 PYTHON_TAGS = ("python", "py", "python3", "py3")
 DEFAULT_TIMEOUT = 10.0
+WALL_FACTOR = 3
 DEFAULT_MEMORY_MB = 1024
 MAX_TIMEOUT = 3600.0
 MIN_MEMORY_MB = 32
@@ -124,7 +131,7 @@ def validate(spec: Any) -> None:
 
 def check(spec: Mapping[str, Any], text: str) -> Verdict:
     """Run the answer's program in the sandbox and judge its output against ``spec``."""
-    from pytest_gptoss.sandbox import SandboxError, run_program
+    from pytest_gptoss.sandbox import SandboxError, describe_isolation, run_program
 
     match = spec.get("match", "lines")
     expected = _expected_text(spec["stdout"])
@@ -158,7 +165,8 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
     memory_mb = int(spec.get("memory_mb", DEFAULT_MEMORY_MB))
     try:
-        result = run_program(block.code, stdin=spec.get("stdin"), timeout=timeout, memory_mb=memory_mb)
+        result = run_program(block.code, stdin=spec.get("stdin"), timeout=WALL_FACTOR * timeout,
+                             cpu_seconds=timeout, memory_mb=memory_mb)
     except SandboxError as exc:
         why = f"the sandbox could not run the program: {exc}"
         return Verdict(False, NAME, shown_expected, "", where, why, error=True)
@@ -168,11 +176,13 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
         "returncode": result.returncode,
         "killed_reason": result.killed_reason,
         "seconds": result.seconds,
+        "cpu_seconds": result.cpu_seconds,
         "isolation": result.isolation,
         "stdout": result.stdout[:4000],
         "stderr": result.stderr[-2000:],
     }
     found = _show(result.stdout, result.stdout_truncated)
+    where += f"\nsandbox {describe_isolation(result.isolation)}"
     problem = _run_problem(result, timeout, memory_mb)
     if problem:
         if result.stderr.strip():
@@ -362,10 +372,14 @@ def _missing_text(expected: str, output: str) -> str:
 def _run_problem(result: Any, timeout: float, memory_mb: int) -> str:
     reason = result.killed_reason
     last = _last_error_line(result.stderr)
+    over_cpu = result.cpu_seconds is not None and result.cpu_seconds > timeout
+    used = "CPU time unknown" if result.cpu_seconds is None else f"{result.cpu_seconds:.2f} s CPU"
+    used += f", {result.seconds:.2f} s wall"
     if reason == "timeout":
-        return f"timed out after {timeout:g} s (the program and everything it started were killed)"
-    if reason == "cpu":
-        return f"used more than {int(timeout + 1)} s of CPU time and was killed"
+        return (f"ran past the wall-clock backstop of {WALL_FACTOR * timeout:g} s ({WALL_FACTOR} x its "
+                f"{timeout:g} s of CPU time; the program and everything it started were killed; {used})")
+    if reason == "cpu" or (over_cpu and reason is None and not result.returncode):
+        return f"used more than {timeout:g} s of CPU time" + (" and was killed" if reason else "") + f" ({used})"
     if reason == "output":
         return "printed more output than the sandbox keeps; it was stopped"
     if reason == "memory":

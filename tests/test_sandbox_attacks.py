@@ -51,7 +51,7 @@ subprocess.Popen(SLEEPER)
 
 ATTACKS = {
     "escape-writes": """\
-        targets = ["/tmp/" + MARKER, "/root/" + MARKER, {home!r} + "/" + MARKER]
+        targets = ["/tmp/" + MARKER, {real_home!r} + "/" + MARKER, {home!r} + "/" + MARKER]
         for entry in os.listdir("/proc"):
             try:
                 cwd = os.readlink(f"/proc/{{entry}}/cwd")
@@ -69,7 +69,7 @@ ATTACKS = {
         """,
     "read-secrets": """\
         found = set()
-        paths = ["/root/.cache/huggingface/token", {home!r} + "/.cache/huggingface/token"]
+        paths = [{real_home!r} + "/.cache/huggingface/token", {home!r} + "/.cache/huggingface/token"]
         paths += [f"/proc/{{entry}}/environ" for entry in os.listdir("/proc") if entry.isdigit()]
         for path in paths:
             try:
@@ -82,7 +82,7 @@ ATTACKS = {
             sys.exit(1)
         """,
     "overwrite-cache": """\
-        for top in ("/root/.cache/pytest-gptoss", {home!r} + "/.cache/pytest-gptoss"):
+        for top in ({real_home!r} + "/.cache/pytest-gptoss", {home!r} + "/.cache/pytest-gptoss"):
             for folder, _, files in os.walk(top):
                 for name in files:
                     try:
@@ -200,8 +200,12 @@ class Planted:
         return {str(path.relative_to(self.cache)): hashlib.sha256(path.read_bytes()).hexdigest()
                 for path in sorted(self.cache.rglob("*")) if path.is_file()}
 
-    def program(self, attack: str) -> str:
-        body = textwrap.dedent(ATTACKS[attack]).format(project=str(self.project), home=str(self.home), port=self.port)
+    def program(self, attack: str, mode: str) -> str:
+        # An isolating mode is attacked through the machine's real home too; the plain-mode
+        # controls, which really run the attack, stay inside the test's planted home.
+        real_home = str(self.home) if mode == "plain" else "/root"
+        body = textwrap.dedent(ATTACKS[attack]).format(project=str(self.project), home=str(self.home),
+                                                       port=self.port, real_home=real_home)
         return PROLOGUE.format(marker=self.marker) + body + "print(10000000)\n"
 
     def survivors(self) -> list[int]:
@@ -237,7 +241,7 @@ def planted(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 
 def run_attack(pytester: pytest.Pytester, planted: Planted, attack: str, mode: str) -> pytest.RunResult:
-    lines = [{"case": "prime-index", "final": f"```python\n{planted.program(attack)}```"},
+    lines = [{"case": "prime-index", "final": f"```python\n{planted.program(attack, mode)}```"},
              {"case": "later-case", "final": "hello there"}]
     (pytester.path / "t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return pytester.runpytest_subprocess(

@@ -98,6 +98,12 @@ class CachedBackend:
     def stats(self) -> dict[str, Any]:
         return self.inner.stats()
 
+    def prompt_text(self, request: Request) -> str:
+        if not getattr(self.inner, "loaded", True):
+            # rendering a chat template means loading the model, which a run of cache hits never does
+            return "(the answers came from the response cache: the model was not prompted in this run)"
+        return self.inner.prompt_text(request)
+
     def _storer(self, key: str) -> Any:
         def store(future: Future[Generation | None]) -> None:
             if future.exception() is None and (generation := future.result()) is not None:

@@ -15,7 +15,6 @@ import pytest
 
 from pytest_gptoss.backends import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
-from pytest_gptoss.harmony import render_prompt
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.report import CaseResult, explain
 from pytest_gptoss.runner import Run, judge
@@ -41,20 +40,36 @@ class CaseError(Exception):
     """The case could not be judged (model, backend or checker failure)."""
 
 
-class ErrorRepr:
-    """An error outcome's report: its one-line reason, with no traceback into pytest or the plugin."""
+class Crash:
+    """Where and why, in one line: what the short test summary and ``--tb=line`` quote."""
 
-    def __init__(self, message: str, path: str, line: int) -> None:
-        self.message = message
-        self.reprcrash = self  # what the short test summary quotes
-        self.path, self.lineno = path, line
+    def __init__(self, path: str, line: int, message: str) -> None:
+        self.path, self.lineno, self.message = path, line, message
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.lineno}: {self.message}"
+
+
+class CaseRepr:
+    """A case's failure or error as reported: the explanation alone, no traceback into the plugin."""
+
+    def __init__(self, text: str, crash: Crash) -> None:
+        self.text = text
+        self.reprcrash = crash
 
     def toterminal(self, tw: Any) -> None:
-        for line in self.message.splitlines():
+        for line in self.text.splitlines():
             tw.line(line)
 
     def __str__(self) -> str:
-        return self.message
+        return self.text
+
+
+def headline(result: CaseResult) -> str:
+    """The failure's reason in one line: the first failing sample's why, then the pass count."""
+    failing = [sample for sample in result.samples if not sample.verdict.passed]
+    why = " ".join(failing[0].verdict.why.split()) if failing and failing[0].verdict.why else ""
+    return f"{why} ({result.summary()})" if why else result.summary()
 
 
 class CaseFile(pytest.File):
@@ -128,7 +143,7 @@ class CaseItem(pytest.Item):
         row = self.result.row(self.case.category)
         self.report_data = {
             "row": row,
-            "prompt": render_prompt(self.case.messages, self.reasoning),
+            "prompt": run.backend(self.model).prompt_text(run.requests(self.case, self.reasoning)[0]),
             "samples": self.result.samples_data(),
         }
         if stats:

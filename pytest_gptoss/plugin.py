@@ -10,7 +10,7 @@ import pytest
 
 from pytest_gptoss import options, results, summary
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.items import RUN_KEY, CaseError, CaseFile, CaseItem, ErrorRepr
+from pytest_gptoss.items import RUN_KEY, CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.runner import Progress, Run
 from pytest_gptoss.transcripts import TranscriptError, Writer
@@ -113,8 +113,22 @@ class SessionHooks:
         self.results: results.Results | None = None
         self.baseline: dict[str, Any] | None = None
         self.comparisons: list[tuple[str, results.Comparison]] = []
+        #: --continue-on-collection-errors as the user gave it (None until a collection error)
+        self.user_continues: bool | None = None
+        self.other_collection_errors = False
 
     def pytest_report_header(self) -> list[str]:
+        return self._header() + self._xdist_advice()
+
+    def _xdist_advice(self) -> list[str]:
+        workers = getattr(self.config.option, "numprocesses", None)
+        models = len(self.run.model_labels) if self.run.settings.models else 0
+        if not isinstance(workers, int) or not models or workers <= models:
+            return []
+        return [f"gptoss: -n {workers} with {models} model(s): each model's cases run on one worker, so at most "
+                f"{models} worker(s) generate; --gptoss-parallel decodes a model's cases together instead"]
+
+    def _header(self) -> list[str]:
         settings = self.run.settings
         if self.run.replay is not None:
             return [f"gptoss: replaying {settings.replay}; reasoning {','.join(settings.reasoning)}"]
@@ -133,8 +147,14 @@ class SessionHooks:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # One malformed case file must not stop the others from running; the
         # session still fails, and the file's problems are listed as its error.
-        if report.failed and report.nodeid.endswith(CASE_SUFFIXES):
-            self.config.option.continue_on_collection_errors = True
+        # Any other collection error (a broken test module) stops the session as usual.
+        if not report.failed:
+            return
+        if self.user_continues is None:
+            self.user_continues = bool(self.config.option.continue_on_collection_errors)
+        if not report.nodeid.endswith(CASE_SUFFIXES):
+            self.other_collection_errors = True
+        self.config.option.continue_on_collection_errors = self.user_continues or not self.other_collection_errors
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -174,8 +194,16 @@ class SessionHooks:
         report = yield
         if not isinstance(item, CaseItem):
             return report
-        if call.excinfo is not None and isinstance(call.excinfo.value, CaseError):
-            report.longrepr = ErrorRepr(str(call.excinfo.value), str(item.path), item.case.line)
+        error = call.excinfo.value if call.excinfo is not None else None
+        # --tb=line prints the crash line after the report: the explanation would bury it
+        brief = self.config.getoption("tbstyle", "auto") == "line"
+        if isinstance(error, CaseError):
+            message = str(error)
+            first = message.splitlines()[0] if message else ""
+            report.longrepr = CaseRepr("" if brief else message, Crash(str(item.path), item.case.line, first))
+        elif isinstance(error, CaseFailed):
+            report.longrepr = CaseRepr("" if brief else str(report.longrepr),
+                                       Crash(str(item.path), item.case.line, headline(error.result)))
         if call.when == "setup" and item.transcripts:
             report.gptoss_transcripts = item.transcripts
         if item.report_data is not None:

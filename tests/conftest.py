@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 
 # pytester's in-process runs restore sys.modules afterwards; extension modules
 # cannot be imported twice in one process, so import them once up front.
@@ -11,12 +13,29 @@ import llama_cpp  # noqa: F401
 import numpy  # noqa: F401
 import sqlglot  # noqa: F401
 
+import pytest
+
 from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory
 
-# Keep what the plugin caches (the tiny model) out of the user's home.
-os.environ.setdefault("GPTOSS_CACHE_HOME", tempfile.mkdtemp(prefix="gptoss-tests-"))
-# Generate for real in every test; the response cache's own tests turn it on.
-os.environ.setdefault("GPTOSS_NO_CACHE", "1")
-# pytester points HOME at each test's own directory; keep finding the mermaid
-# that is installed under the real home.
-os.environ.setdefault(DIR_ENV, str(mermaid_directory()))
+
+@pytest.fixture(scope="session", autouse=True)
+def _plugin_test_environment() -> Iterator[None]:
+    """Settings for the plugin's own tests only, so a run of the shipped cases from this
+    repository (the main job) uses the response cache and the user's folders like any other.
+    """
+    saved = {name: os.environ.get(name) for name in ("GPTOSS_CACHE_HOME", "GPTOSS_NO_CACHE", DIR_ENV)}
+    # Keep what the plugin caches (the tiny model) out of the user's home.
+    home = tempfile.mkdtemp(prefix="gptoss-tests-")
+    os.environ.setdefault("GPTOSS_CACHE_HOME", home)
+    # Generate for real in every test; the response cache's own tests turn it on.
+    os.environ.setdefault("GPTOSS_NO_CACHE", "1")
+    # pytester points HOME at each test's own directory; keep finding the mermaid
+    # that is installed under the real home.
+    os.environ.setdefault(DIR_ENV, str(mermaid_directory()))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(home, ignore_errors=True)

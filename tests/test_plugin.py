@@ -199,7 +199,12 @@ def test_a_real_non_gpt_oss_gguf_answers_through_its_chat_template(pytester: pyt
         "cases:\n  - id: capital\n    prompt: What is the capital of France?\n    max_tokens: 24\n"
         "    check: {text: {contains: Paris}}\n"
     )})
-    result = pytester.runpytest(f"--gptoss-model={gguf}", "--gptoss-record=t.jsonl", "--gptoss-temperature=0")
+    result = pytester.runpytest(f"--gptoss-model={gguf}", "--gptoss-record=t.jsonl", "--gptoss-temperature=0",
+                                "--junitxml=j.xml", "--html=r.html")
+    # the report shows the prompt the model got: its own chat template, not a harmony one
+    page = pytester.path.joinpath("r.html").read_text()
+    assert "im_start" in page and "What is the capital of France?" in page
+    assert "Knowledge cutoff" not in page and "&lt;|channel|&gt;" not in page
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
     (line,) = [json.loads(x) for x in pytester.path.joinpath("t.jsonl").read_text().splitlines()]

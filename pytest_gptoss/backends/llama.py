@@ -206,6 +206,10 @@ class LlamaBackend:
         return self._model
 
     @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
     def is_harmony(self) -> bool:
         return self.model.harmony_ids is not None
 

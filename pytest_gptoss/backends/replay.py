@@ -60,3 +60,6 @@ class ReplayModel:
 
     def stats(self) -> dict[str, Any]:
         return {}
+
+    def prompt_text(self, request: Request) -> str:
+        return "(replayed from a transcript: no model was prompted in this run)"

@@ -1,0 +1,63 @@
+"""What a new user meets running the suite from this repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_main_job_from_the_repository_root_uses_the_cache_and_leaves_no_folder(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GPTOSS_CACHE_HOME", "GPTOSS_NO_CACHE", "PYTEST_ADDOPTS")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), TMPDIR=str(temp))
+    runs = [subprocess.run([sys.executable, "-m", "pytest", "--gptoss-model=tiny", "-p", "no:cacheprovider",
+                            "--gptoss-max-tokens=64"], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert "18 failed" in runs[0].stdout, runs[0].stdout[-3000:]
+    assert "18 of 18 generations came from the response cache" in runs[1].stdout, runs[1].stdout[-3000:]
+    assert list((tmp_path / "cache" / "pytest-gptoss" / "responses").rglob("*.json"))
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("gptoss-tests-")]
+
+
+CASE = "cases:\n  - id: one\n    prompt: q\n    max_tokens: 8\n    check: {numeric: 1}\n"
+
+
+def test_a_broken_test_module_still_stops_the_session(pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASE, "cases/bad": "cases: [oops\n"})
+    pytester.makepyfile(test_broken="def test_x(:\n    pass\n")
+    result = pytester.runpytest("--gptoss-model=tiny")
+    result.stdout.fnmatch_lines(["*Interrupted: 2 errors during collection*"])
+    result.assert_outcomes(errors=2)
+
+
+def test_a_malformed_case_file_alone_lets_the_others_run(pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASE, "cases/bad": "cases: [oops\n"})
+    result = pytester.runpytest("--gptoss-model=tiny")
+    result.assert_outcomes(failed=1, errors=1)
+
+
+def test_the_header_says_when_n_cannot_help(pytester) -> None:
+    pytester.makefile(".yaml", **{"cases/c": CASE})
+    result = pytester.runpytest("--gptoss-model=tiny", "-n", "2")
+    result.stdout.fnmatch_lines(["gptoss: -n 2 with 1 model(s): each model's cases run on one worker*"
+                                 "--gptoss-parallel decodes a model's cases together instead"])
+    assert "gptoss: -n" not in pytester.runpytest("--gptoss-model=tiny").stdout.str()
+
+
+def test_a_failure_line_carries_its_reason(pytester) -> None:
+    import json
+
+    pytester.makefile(".yaml", **{"cases/c": CASE})
+    pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "one", "final": "The answer is 2."}) + "\n")
+    line = pytester.runpytest("--gptoss-replay=t.jsonl", "--tb=line")
+    line.stdout.fnmatch_lines(["*cases/c.yaml:2: 2 ≠ 1 (0/1 samples passed)"])
+    assert "expected:" not in line.stdout.str()  # the explanation stays out of --tb=line
+    short = pytester.runpytest("--gptoss-replay=t.jsonl", "-rf")
+    (summary,) = [text for text in short.outlines if text.startswith("FAILED cases/c.yaml::one")]
+    assert summary.endswith(" - 2 ≠ 1 (0/1 samples passed)")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict
@@ -22,6 +23,10 @@ from typing import Any
 from pytest_gptoss.backends import Backend, Generation, Request, done
 
 FORMAT_VERSION = 1
+#: what every stored transcript holds, and the type it holds it as
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "case": str, "final": str, "finish_reason": str, "completion_tokens": int, "has_final": bool,
+}
 
 
 def cache_key(request: Request, model: Mapping[str, Any], runtime: Mapping[str, Any]) -> str:
@@ -46,12 +51,25 @@ class ResponseCache:
         return self.directory / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored transcript, or None; an unreadable entry counts as absent."""
+        """The stored transcript, or None.
+
+        An entry that cannot be used (truncated, not JSON, written by something
+        else) counts as absent, with one warning; the new generation replaces it.
+        """
+        path = self._path(key)
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = path.read_text(encoding="utf-8")
+        except OSError:
             return None
-        return data if isinstance(data, dict) and isinstance(data.get("final"), str) else None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and all(isinstance(data.get(k), t) for k, t in REQUIRED.items()):
+            return data
+        warnings.warn(f"gptoss: response cache entry {path} cannot be used (truncated, or not written by "
+                      f"pytest-gptoss {FORMAT_VERSION}); generating the answer again", stacklevel=2)
+        return None
 
     def put(self, key: str, transcript: Mapping[str, Any]) -> None:
         """Store atomically, so concurrent workers never read half a file."""

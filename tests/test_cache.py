@@ -110,13 +110,18 @@ def test_only_the_misses_are_generated(tmp_path: Path) -> None:
     assert first[0].final == "7"
 
 
-def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", ["{not json", '{"final": "x"}', '{"case": "a", "final": "7", "finish_re'],
+                         ids=["not-json", "written-by-something-else", "truncated"])
+def test_an_unusable_entry_is_a_miss_with_one_warning_and_is_rewritten(tmp_path: Path, content: str) -> None:
     inner = Counting()
     cache = ResponseCache(tmp_path)
     backend = CachedBackend(inner, cache, MODEL, RUNTIME)
     generate(backend, [REQUEST])
     (entry,) = list(tmp_path.rglob("*.json"))
-    entry.write_text("{not json")
-    again = generate(backend, [REQUEST])
+    entry.write_text(content)
+    with pytest.warns(UserWarning, match="cannot be used") as caught:
+        again = generate(backend, [REQUEST])
+    assert len(caught) == 1
     assert inner.calls == [1, 1] and not again[0].cached
     assert json.loads(entry.read_text())["final"] == "7"
+    assert generate(backend, [REQUEST])[0].cached  # rewritten whole

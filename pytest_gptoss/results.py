@@ -289,6 +289,9 @@ def _change(before: Mapping[str, Any], after: Mapping[str, Any], model: str, bas
     was, now = before.get("outcome"), after.get("outcome")
     if was in PASSING and now in FAILING:
         return "regression", f"passed with {base}, {now} with {model}"
+    if was in PASSING and now not in PASSING:
+        # missing evidence is never read as no change
+        return "regression", f"passed with {base}, {now} with {model}: no evidence that it still passes"
     if was in FAILING and now in PASSING:
         return "improvement", f"{was} with {base}, passes with {model}"
     low_before, high_before = _interval(before)

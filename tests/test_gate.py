@@ -88,6 +88,18 @@ def test_a_baseline_that_holds_passes(pytester: pytest.Pytester, xdist: tuple[st
     result.stdout.fnmatch_lines(["*gptoss baseline base.json*", "0 regression(s), 0 improvement(s), 0 new, 0 gone"])
 
 
+def test_a_case_that_passed_and_is_now_skipped_fails_the_gate(pytester: pytest.Pytester) -> None:
+    write_cases(pytester, TWO_CASES)
+    write_transcripts(pytester, "good.jsonl", [{"case": "one", "final": "1"}, {"case": "two", "final": "2"}])
+    write_transcripts(pytester, "partial.jsonl", [{"case": "one", "final": "1"}])
+    pytester.runpytest("--gptoss-replay=good.jsonl", "--gptoss-results=base.json").assert_outcomes(passed=2)
+    result = pytester.runpytest("--gptoss-replay=partial.jsonl", "--gptoss-baseline=base.json")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["1 regression(s), 0 improvement(s), 0 new, 0 gone",
+                                 "REGRESSION  two *passed with replay, skipped with replay: no evidence*"])
+
+
 @XDIST
 def test_a_regression_fails_the_session_even_when_every_item_is_xfailed(
     pytester: pytest.Pytester, xdist: tuple[str, ...]

@@ -13,9 +13,12 @@ bounded by the largest tensor, not the model.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -411,11 +414,29 @@ def write_gguf(
 
 
 def ensure_tiny(cache_dir: str | os.PathLike[str]) -> Path:
-    """The cached tiny model in ``cache_dir``, written there on first use."""
+    """The cached tiny model in ``cache_dir``, written there on first use.
+
+    A cached file whose bytes are not the writer's (truncated, overwritten) is
+    written again, with one warning: the writer is deterministic, so the right
+    bytes are known.
+    """
     path = Path(cache_dir) / TINY_FILENAME
-    if not path.is_file():
-        write_gguf(path)
+    if path.is_file():
+        if _digest(path) == _expected_digest():
+            return path
+        warnings.warn(f"gptoss: the cached tiny model {path} is damaged; writing it again", stacklevel=2)
+    write_gguf(path)
     return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _expected_digest() -> str:
+    with tempfile.TemporaryDirectory(prefix="gptoss-tiny-") as folder:
+        return _digest(write_gguf(Path(folder) / TINY_FILENAME))
 
 
 __all__ = (

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -61,3 +63,22 @@ def test_a_failure_line_carries_its_reason(pytester) -> None:
     short = pytester.runpytest("--gptoss-replay=t.jsonl", "-rf")
     (summary,) = [text for text in short.outlines if text.startswith("FAILED cases/c.yaml::one")]
     assert summary.endswith(" - 2 ≠ 1 (0/1 samples passed)")
+
+
+@pytest.mark.filterwarnings("ignore:gptoss. the cached tiny model")
+def test_a_damaged_cached_tiny_is_written_again_with_one_warning(pytester, monkeypatch) -> None:
+    monkeypatch.setenv("GPTOSS_CACHE_HOME", str(pytester.path / "home"))
+    pytester.makefile(".yaml", **{"cases/c": CASE})
+    pytester.runpytest("--gptoss-model=tiny").assert_outcomes(failed=1)
+    tiny = pytester.path / "home" / "pytest-gptoss" / "tiny-gpt-oss-v1.gguf"
+    good = tiny.read_bytes()
+    tiny.write_bytes(good[: len(good) // 2])  # truncated inside its weights: the header still reads
+    # the damaged file would be an error outcome for every case; it is written again instead
+    pytester.runpytest("--gptoss-model=tiny").assert_outcomes(failed=1)
+    assert tiny.read_bytes() == good
+    tiny.write_bytes(b"GGUF" + good[4:100])
+    with pytest.warns(UserWarning, match="is damaged; writing it again") as caught:
+        from pytest_gptoss.tiny import ensure_tiny
+
+        ensure_tiny(tiny.parent)
+    assert len(caught) == 1 and tiny.read_bytes() == good

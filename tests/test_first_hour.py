@@ -72,13 +72,21 @@ def test_a_damaged_cached_tiny_is_written_again_with_one_warning(pytester, monke
     pytester.runpytest("--gptoss-model=tiny").assert_outcomes(failed=1)
     tiny = pytester.path / "home" / "pytest-gptoss" / "tiny-gpt-oss-v1.gguf"
     good = tiny.read_bytes()
-    tiny.write_bytes(good[: len(good) // 2])  # truncated inside its weights: the header still reads
+    # truncated inside its weights (the header still reads); written as a new file, since the
+    # earlier in-process run still maps the old one and truncating a mapped file crashes its reader
+    damage(tiny, good[: len(good) // 2])
     # the damaged file would be an error outcome for every case; it is written again instead
     pytester.runpytest("--gptoss-model=tiny").assert_outcomes(failed=1)
     assert tiny.read_bytes() == good
-    tiny.write_bytes(b"GGUF" + good[4:100])
+    damage(tiny, b"GGUF" + good[4:100])
     with pytest.warns(UserWarning, match="is damaged; writing it again") as caught:
         from pytest_gptoss.tiny import ensure_tiny
 
         ensure_tiny(tiny.parent)
     assert len(caught) == 1 and tiny.read_bytes() == good
+
+
+def damage(path: Path, content: bytes) -> None:
+    spare = path.with_suffix(".damaged")
+    spare.write_bytes(content)
+    os.replace(spare, path)

@@ -116,6 +116,9 @@ class CachedBackend:
     def stats(self) -> dict[str, Any]:
         return self.inner.stats()
 
+    def close(self) -> None:
+        self.inner.close()
+
     def prompt_text(self, request: Request) -> str:
         if not getattr(self.inner, "loaded", True):
             # rendering a chat template means loading the model, which a run of cache hits never does

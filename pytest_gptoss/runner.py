@@ -37,6 +37,8 @@ class Run:
     config: pytest.Config | None = None
     #: the futures of every item whose requests were handed to its backend, by node id
     futures: dict[str, list[Future[Generation | None]]] = field(default_factory=dict)
+    #: node ids whose requests were handed over, so none is generated twice
+    submitted: set[str] = field(default_factory=set)
     progress: Progress | None = None
 
     def marker(self, name: str) -> str:
@@ -133,13 +135,14 @@ class Run:
         ``batch`` holds the items this process will run for the item's model, in
         run order, so the backend decodes them together and the next ones first.
         """
-        if item.nodeid not in self.futures:
-            waiting = [other for other in batch if other.nodeid not in self.futures]
+        if item.nodeid not in self.submitted:
+            waiting = [other for other in batch if other.nodeid not in self.submitted]
             if item not in waiting:
                 waiting.insert(0, item)
             backend = self.backend(item.model)
             requests = [self.requests(other.case, other.reasoning) for other in waiting]
             futures = backend.submit([request for group in requests for request in group])
+            self.submitted.update(other.nodeid for other in waiting)
             for other, group in zip(waiting, requests):
                 self.futures[other.nodeid], futures = futures[:len(group)], futures[len(group):]
                 if self.progress is not None:
@@ -164,9 +167,7 @@ class Run:
     def close(self) -> None:
         """Stop every backend's work; generations not finished are dropped."""
         for backend in self.backends.values():
-            close = getattr(backend, "close", None)
-            if close is not None:
-                close()
+            backend.close()
 
 
 #: engine format: bump when the engine's schedule or sampling changes the tokens

@@ -59,13 +59,18 @@ def test_a_fault_in_the_engine_thread_ends_the_waiting_cases_as_errors(pytester:
     assert "INTERNALERROR" not in result.stdout.str() and "Traceback" not in result.stdout.str()
 
 
-def test_ctrl_c_stops_the_run_quickly_and_keeps_the_finished_results(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "cache"])
+def test_ctrl_c_stops_the_run_quickly_and_keeps_the_finished_results(pytester: pytest.Pytester, cache: bool) -> None:
     write_cases(pytester, 12, max_tokens=4000)
     results = pytester.path / "r.json"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--gptoss-model=tiny",
                "--gptoss-parallel=4", "--gptoss-samples=40", f"--gptoss-results={results}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if cache:
+        env.pop("GPTOSS_NO_CACHE", None)
+        command.append(f"--gptoss-cache-dir={pytester.path / 'responses'}")
     child = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                             text=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
         if results.is_file() and json.loads(results.read_text())["rows"]:

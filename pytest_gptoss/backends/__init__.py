@@ -87,6 +87,9 @@ class Backend(Protocol):
     def stats(self) -> dict[str, Any]:
         """Cumulative figures of this process's generation work (plain data; empty if none)."""
 
+    def close(self) -> None:
+        """Stop generating; requests not finished fail."""
+
     def prompt_text(self, request: Request) -> str:
         """What the model was given for ``request``, rendered by the code that prompted it,
         or a note saying why there is none (a replay, answers from the cache)."""

@@ -61,5 +61,8 @@ class ReplayModel:
     def stats(self) -> dict[str, Any]:
         return {}
 
+    def close(self) -> None:
+        """Nothing runs: every answer is already recorded."""
+
     def prompt_text(self, request: Request) -> str:
         return "(replayed from a transcript: no model was prompted in this run)"

@@ -155,6 +155,12 @@ def main() -> int:
     parser.add_argument("--n-gpu-layers", type=int, default=-1)
     parser.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--sampling", choices=("auto", "backend", "cpu"), default="auto")
+    parser.add_argument("--batched-depth", default="",
+                        help="prompt lengths for llama-batched-bench, comma list (default: the prompts' mean)")
+    parser.add_argument("--token-prompts", choices=("distinct", "same", "constant"),
+                        help="prompts of --prompt-tokens random token ids instead of the shipped cases': "
+                             "a different one per request, one for all, or one id repeated (as llama-batched-bench)")
+    parser.add_argument("--prompt-tokens", type=int, default=822, help="length of --token-prompts prompts")
     parser.add_argument("--llama-bench", help="path of llama-bench, to compare single-stream decoding")
     parser.add_argument("--batched-bench", help="path of llama-batched-bench, to compare N in flight")
     args = parser.parse_args()
@@ -172,15 +178,16 @@ def main() -> int:
 
     if args.compare_sharing:
         return shared_prefix(path, args, cases, parallel[0])
+    if args.token_prompts:
+        return token_prompts(path, args, parallel)
 
     # as many requests as the most sequences in flight, so every batch can fill
     work = requests(cases, args.samples or -(-max(parallel) // len(cases)), args.max_tokens)
     results = {}
     for width in [1, *parallel]:
         backend = backend_for(path, args, width)
-        batch = work
-        warm(backend, batch)
-        results[width] = run_batch(backend, batch)
+        warm(backend, work)
+        results[width] = run_batch(backend, work)
         backend.close()
     lengths = [len(backend.model.tokenize(backend.prompt_text(request))) for request in work]
     depth = round(sum(lengths) / len(lengths))
@@ -199,14 +206,57 @@ def main() -> int:
             print(f"single stream: plugin {results[1]['decode_rate']:.1f} tokens/s, llama-bench tg{args.max_tokens} "
                   f"at depth {at} {tg:.1f} tokens/s, ratio {results[1]['decode_rate'] / tg:.3f}")
     if args.batched_bench:
-        rates = batched_bench(args.batched_bench, path, args, depth, args.max_tokens, [1, *parallel])
-        for width in [1, *parallel]:
-            ours = results[width]["decode_rate"]
-            print(f"{width} in flight: plugin {ours:.1f} decode tokens/s, llama-batched-bench {rates[width]:.1f}, "
-                  f"ratio {ours / rates[width]:.3f}")
+        for at in [int(d) for d in args.batched_depth.split(",") if d] or [depth]:
+            rates = batched_bench(args.batched_bench, path, args, at, args.max_tokens, [1, *parallel])
+            for width in [1, *parallel]:
+                ours = results[width]["decode_rate"]
+                print(f"{width} in flight: plugin {ours:.1f} decode tokens/s, llama-batched-bench at depth {at} "
+                      f"{rates[width]:.1f}, ratio {ours / rates[width]:.3f}")
     for width in parallel:
         speedup = results[width]["rate"] / results[1]["rate"]
         print(f"speedup {speedup:.2f} ({width} in flight vs one at a time, same model and prompts)")
+    return 0
+
+
+def token_prompts(path: Path, args: argparse.Namespace, parallel: list[int]) -> int:
+    """Requests of random token ids straight into the engine: which inputs make batching cheap."""
+    import random
+
+    from pytest_gptoss.backends.engine import EngineRequest
+
+    count = args.samples or max(parallel)
+    rates = {}
+    for width in [1, *parallel]:
+        backend = backend_for(path, args, width, share=False)
+        import llama_cpp
+
+        vocab = llama_cpp.llama_vocab_n_tokens(backend.model.vocab)
+        # ordinary tokens: gpt-oss's special tokens sit above 200,000
+        low, high = min(1000, vocab // 2), min(vocab, 200_000)
+        draw = random.Random(0)
+        first = [draw.randrange(low, high) for _ in range(args.prompt_tokens)]
+        prompts = {
+            "distinct": lambda: [draw.randrange(low, high) for _ in range(args.prompt_tokens)],
+            "same": lambda: first,
+            "constant": lambda: [first[0]] * args.prompt_tokens,
+        }[args.token_prompts]
+        work = [EngineRequest(tuple(prompts()), args.max_tokens, index, 1.0, 1.0, frozenset()) for index in range(count)]
+        engine = backend.engine
+        for future in engine.submit([EngineRequest(r.prompt, 4, r.seed, 1.0, 1.0, frozenset()) for r in work]):
+            future.result()
+        before = engine.stats()
+        for future in engine.submit(work):
+            future.result()
+        after = engine.stats()
+        rates[width] = (after["decode_tokens"] - before["decode_tokens"]) / (after["decode_seconds"] - before["decode_seconds"])
+        backend.close()
+        print(f"{width} in flight: {count} {args.token_prompts} prompts of {args.prompt_tokens} tokens, "
+              f"decode {rates[width]:.1f} tokens/s")
+    if args.batched_bench:
+        tool = batched_bench(args.batched_bench, path, args, args.prompt_tokens, args.max_tokens, [1, *parallel])
+        for width in [1, *parallel]:
+            print(f"{width} in flight: {args.token_prompts} prompts {rates[width]:.1f} decode tokens/s, "
+                  f"llama-batched-bench {tool[width]:.1f}, ratio {rates[width] / tool[width]:.3f}")
     return 0
 
 

@@ -32,3 +32,12 @@ def test_samples_of_one_prompt_prefill_it_once() -> None:
     prompt = int(re.search(r"\((\d+) prompt tokens\)", out).group(1))
     assert separate == 3 * prompt
     assert shared == prompt + 2  # the prefix once, then each sample feeds the prompt's last token
+
+
+def test_token_prompts_go_straight_to_the_engine() -> None:
+    out = _bench("--token-prompts", "distinct", "--prompt-tokens", "40", "--samples", "3", "--parallel", "3",
+                 "--max-tokens", "8")
+    rates = re.findall(r"^(\d+) in flight: 3 distinct prompts of 40 tokens, decode (\d+\.\d) tokens/s$", out,
+                       re.MULTILINE)
+    assert [width for width, _ in rates] == ["1", "3"]
+    assert all(float(rate) > 0 for _, rate in rates)

@@ -90,3 +90,56 @@ def damage(path: Path, content: bytes) -> None:
     spare = path.with_suffix(".damaged")
     spare.write_bytes(content)
     os.replace(spare, path)
+
+
+def write_cases(pytester, count: int, max_tokens: int = 64) -> None:
+    body = "".join(f"  - id: c{i}\n    prompt: question {i}\n    max_tokens: {max_tokens}\n"
+                   f"    check: {{numeric: 1}}\n" for i in range(count))
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n" + body})
+
+
+def test_a_runtime_error_from_llama_decode_is_one_line_for_the_cases_it_hit(pytester, monkeypatch) -> None:
+    import llama_cpp
+
+    decode, calls = llama_cpp.llama_decode, []
+
+    def faulty(ctx, batch):
+        calls.append(1)
+        if len(calls) == 2:  # the first decoding step of the two cases in flight
+            raise RuntimeError("llama_decode returned -3")
+        return decode(ctx, batch)
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", faulty)
+    write_cases(pytester, 4)
+    result = pytester.runpytest("--gptoss-model=tiny", "--gptoss-parallel=2", "-rE")
+    # the two cases in that batch are errors; the two after them still run and are judged
+    result.assert_outcomes(errors=2, failed=2)
+    text = result.stdout.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    for case in ("c0", "c1"):
+        result.stdout.fnmatch_lines([f"*_ ERROR at setup of case {case}[[]tiny-medium[]] _*",
+                                     f"case '{case}': decoding failed: llama.cpp raised RuntimeError: "
+                                     "llama_decode returned -3",
+                                     "[_=]*"])
+        result.stdout.fnmatch_lines([f"ERROR cases/c.yaml::{case}[[]tiny-medium[]] - case '{case}': decoding failed*"])
+
+
+@pytest.mark.parametrize("damage_at", ["header", "weights"])
+def test_an_unloadable_model_gives_at_most_three_lines_per_case(pytester, damage_at: str) -> None:
+    from pytest_gptoss.tiny import ensure_tiny
+
+    good = ensure_tiny(pytester.path / "home").read_bytes()
+    # "header": not GGUF as the plugin reads it; "weights": a header that reads, a file llama.cpp refuses
+    broken = b"GGUF" + b"\0" * 64 if damage_at == "header" else good[: len(good) // 2]
+    pytester.path.joinpath("broken.gguf").write_bytes(broken)
+    lines = {}
+    for count in (1, 4):
+        write_cases(pytester, count)
+        result = pytester.runpytest("--gptoss-model=broken.gguf")
+        result.assert_outcomes(errors=count)
+        reason = ("llama.cpp could not load it: *error loading model*" if damage_at == "weights"
+                  else "not a readable GGUF file*")
+        result.stdout.fnmatch_lines([f"cannot load model *broken.gguf: {reason}"])
+        assert "Traceback" not in result.stdout.str()
+        lines[count] = len(result.outlines)
+    assert (lines[4] - lines[1]) / 3 <= 3, lines

@@ -67,7 +67,7 @@ class LoadedModel:
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
-            said = f": {_LOG[-1]}" if _LOG else ""
+            said = f": {_load_error()}" if _LOG else ""
             raise BackendError(f"cannot load model {path}: llama.cpp could not load it{said}")
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
         cap = ctx if ctx > 0 else (trained or 4096)
@@ -153,10 +153,17 @@ _LOG: deque[str] = deque(maxlen=20)
 
 
 def _keep_log(level: int, text: bytes, _data: Any) -> None:
-    if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+    # warnings and errors: 2 and 3 in older ggml builds, 3 and 4 since ggml put DEBUG first (2 is then INFO)
+    if level in (2, 3, 4):
         line = text.decode("utf-8", errors="replace").strip()
         if line:
             _LOG.append(line)
+
+
+def _load_error() -> str:
+    """llama.cpp's own reason for the last failed load: its last line that says error, else its last line."""
+    said = [line for line in _LOG if "error" in line.lower()]
+    return (said or list(_LOG))[-1]
 
 
 _LOG_CALLBACK: Any = None

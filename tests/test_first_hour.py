@@ -143,3 +143,31 @@ def test_an_unloadable_model_gives_at_most_three_lines_per_case(pytester, damage
         assert "Traceback" not in result.stdout.str()
         lines[count] = len(result.outlines)
     assert (lines[4] - lines[1]) / 3 <= 3, lines
+
+
+@pytest.mark.parametrize("offline", ["closed-port", "HF_HUB_OFFLINE"])
+def test_offline_20b_says_so_at_once_with_the_message_alone(pytester, monkeypatch, offline: str) -> None:
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port that nothing listens on: the hub refuses at once, as offline
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(pytester.path / "hf"))  # nothing cached
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    if offline == "HF_HUB_OFFLINE":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pytester.makefile(".yaml", **{"cases/c": CASE})
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("--gptoss-model=20b", timeout=120)
+    assert time.monotonic() - started < 10
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    reason = "HF_HUB_OFFLINE is set" if offline == "HF_HUB_OFFLINE" else "the Hugging Face hub cannot be reached"
+    result.stderr.fnmatch_lines([f"ERROR: model '20b' (ggml-org/gpt-oss-20b-GGUF/gpt-oss-20b-mxfp4.gguf) is "
+                                 f"unavailable: it is not cached and {reason}*Run `hf download *"])
+    lines = result.outlines + result.errlines
+    assert not [line for line in lines if "Retrying" in line or "thrown while requesting" in line]
+    # the plugin's message is the only line about the hub
+    assert len([line for line in lines if "hub" in line.lower() or f":{port}" in line]) == 1, lines

@@ -171,3 +171,18 @@ def test_offline_20b_says_so_at_once_with_the_message_alone(pytester, monkeypatc
     assert not [line for line in lines if "Retrying" in line or "thrown while requesting" in line]
     # the plugin's message is the only line about the hub
     assert len([line for line in lines if "hub" in line.lower() or f":{port}" in line]) == 1, lines
+
+
+def test_a_verdict_on_an_answer_cut_off_at_max_tokens_says_so(pytester) -> None:
+    import json
+
+    pytester.makefile(".yaml", **{"cases/c": CASE + "  - id: two\n    prompt: q\n    check: {numeric: 1}\n"})
+    lines = [{"case": "one", "final": "The answer is 2, because", "finish_reason": "length", "completion_tokens": 8},
+             {"case": "two", "final": "The answer is 2.", "finish_reason": "stop", "completion_tokens": 5}]
+    pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = pytester.runpytest("--gptoss-replay=t.jsonl", "-rf")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["  why:      the answer was cut off at max_tokens after 8 tokens; 2 ≠ 1",
+                                 "FAILED cases/c.yaml::one[[]replay-medium[]] - the answer was cut off at max_tok*",
+                                 "FAILED cases/c.yaml::two[[]replay-medium[]] - 2 ≠ 1 (0/1 samples passed)"])
+    assert result.stdout.str().count("cut off at max_tok") == 2  # one's verdict and summary line; two stopped

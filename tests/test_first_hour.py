@@ -236,3 +236,29 @@ def test_token_counts_are_exact(pytester, monkeypatch, model: str) -> None:
     # a case's samples share their prompt: it is fed once, all but its last token, which each sample feeds
     prompts = {line["case"]: line["prompt_tokens"] for line in lines}
     assert engine["prefill_tokens"] == sum(tokens - 1 + samples for tokens in prompts.values())
+
+
+def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) -> None:
+    import html
+    import json
+    import re
+
+    bad_reference = ("  - id: bad-ref\n    prompt: q\n    check:\n      sql: {setup: 'CREATE TABLE t (a INT);', "
+                     "reference: 'SELECT nope FROM t'}\n")
+    pytester.makefile(".yaml", **{"cases/c": CASE + bad_reference})
+    lines = [{"case": "one", "final": "The answer is 2."}, {"case": "bad-ref", "final": "SELECT a FROM t"}]
+    pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    pytester.runpytest("--gptoss-replay=t.jsonl", "--html=report.html").assert_outcomes(failed=1, errors=1)
+    page = pytester.path.joinpath("report.html").read_text()
+    blob = json.loads(html.unescape(re.search(r'data-jsonblob="([^"]*)"', page).group(1)))
+    logs = {nodeid.split("::")[1]: [phase["log"] for phase in phases] for nodeid, phases in blob["tests"].items()}
+    (one,) = logs["one[replay-medium]"]
+    (bad,) = logs["bad-ref[replay-medium]"]  # the error at setup
+    for log, verdict in ((one, "[numeric] FAIL"), (bad, "[sql] ERROR")):
+        assert log.count(html.escape(verdict)) == 1, log
+        assert log.count("Verdict") == 1 and "No log output captured." not in log
+        # the prompt the model got comes first, then the answer, then the verdict
+        assert log.index("<summary>Prompt</summary>") < log.index("Final answer") < log.index("Verdict")
+    # a long line wraps anywhere, inside the prompt's block too, instead of widening the table
+    style = re.search(r"<style>(\.gptoss\{.*?)</style>", one).group(1)
+    assert re.search(r"\.gptoss pre\{[^}]*white-space:pre-wrap;overflow-wrap:anywhere", style), style

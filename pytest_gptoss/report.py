@@ -134,7 +134,8 @@ def with_cut_off(verdict: Verdict, generation: Generation) -> Verdict:
     if verdict.passed or verdict.error or generation.finish_reason != "length":
         return verdict
     cut = f"the answer was cut off at max_tokens after {generation.completion_tokens} tokens"
-    return replace(verdict, why=f"{cut}; {verdict.why}" if verdict.why else cut)
+    reason = verdict.reason()
+    return replace(verdict, why=f"{cut}; {reason}" if reason else cut)
 
 
 def explain(result: CaseResult, *, only_failed: bool = True) -> str:

@@ -262,3 +262,13 @@ def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) 
     # a long line wraps anywhere, inside the prompt's block too, instead of widening the table
     style = re.search(r"<style>(\.gptoss\{.*?)</style>", one).group(1)
     assert re.search(r"\.gptoss pre\{[^}]*white-space:pre-wrap;overflow-wrap:anywhere", style), style
+
+
+def test_a_failure_line_of_a_composite_check_carries_the_reason_of_the_part_that_failed(pytester) -> None:
+    import json
+
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: one\n    prompt: q\n    check:\n"
+                                             "      - text: {contains: answer}\n      - numeric: 1\n"})
+    pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "one", "final": "The answer is 2."}) + "\n")
+    line = pytester.runpytest("--gptoss-replay=t.jsonl", "--tb=line")
+    line.stdout.fnmatch_lines(["*cases/c.yaml:2: 2 ≠ 1 (0/1 samples passed)"])

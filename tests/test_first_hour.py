@@ -272,3 +272,17 @@ def test_a_failure_line_of_a_composite_check_carries_the_reason_of_the_part_that
     pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "one", "final": "The answer is 2."}) + "\n")
     line = pytester.runpytest("--gptoss-replay=t.jsonl", "--tb=line")
     line.stdout.fnmatch_lines(["*cases/c.yaml:2: 2 ≠ 1 (0/1 samples passed)"])
+
+
+def test_a_run_from_a_subdirectory_that_collects_nothing_says_where_the_cases_are(pytester, monkeypatch) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makefile(".yaml", **{"cases/c": CASE})
+    pytester.makefile(".md", **{"cases/docs/notes": "a document a case reads\n"})
+    monkeypatch.chdir(pytester.path / "cases" / "docs")
+    result = pytester.runpytest("--gptoss-model=tiny")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    cases = pytester.path / "cases"
+    result.stdout.fnmatch_lines([f"gptoss: no case file was collected under {cases / 'docs'}; the case files are "
+                                 f"in {cases}: run pytest from {pytester.path}, or name them: pytest .."])
+    monkeypatch.chdir(pytester.path)
+    assert "gptoss: no case file" not in pytester.runpytest("--gptoss-model=tiny").stdout.str()

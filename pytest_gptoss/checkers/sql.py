@@ -199,7 +199,9 @@ def extract_sql(text: str) -> Extracted | None:
     paragraph = re.split(r"\n[ \t]*\n", sql, maxsplit=1)[0]
     if paragraph != sql and paragraph not in fallbacks:
         fallbacks.append(paragraph)
-    beside = f"outside the {describe_blocks(blocks)}, which {'holds' if len(blocks) == 1 else 'hold'} no query" if blocks else "no fenced block"
+    beside = "no fenced block"
+    if blocks:
+        beside = f"outside the {describe_blocks(blocks)}, which {'holds' if len(blocks) == 1 else 'hold'} no query"
     where = f"the text from line {line} on ({beside})"
     return Extracted(sql, where, tuple(fallbacks))
 

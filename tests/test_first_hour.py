@@ -286,3 +286,14 @@ def test_a_run_from_a_subdirectory_that_collects_nothing_says_where_the_cases_ar
                                  f"in {cases}: run pytest from {pytester.path}, or name them: pytest .."])
     monkeypatch.chdir(pytester.path)
     assert "gptoss: no case file" not in pytester.runpytest("--gptoss-model=tiny").stdout.str()
+
+
+def test_only_weights_that_amx_kernels_take_turn_llama_cpps_extra_buffer_types_off(tmp_path: Path) -> None:
+    # an AMX build crashed on SmolLM2's Q4_1 matrices; gpt-oss's MXFP4 experts keep their repacking
+    from pytest_gptoss.backends.llama import _amx_weights
+    from pytest_gptoss.tiny import ensure_tiny, write_gguf
+
+    assert _amx_weights(smollm2())
+    assert not _amx_weights(ensure_tiny(tmp_path))
+    assert not _amx_weights(write_gguf(tmp_path / "mxfp4.gguf", dtype="MXFP4"))
+    assert _amx_weights(write_gguf(tmp_path / "q8.gguf", dtype="Q8_0"))

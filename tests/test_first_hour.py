@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +58,6 @@ def test_the_header_says_when_n_cannot_help(pytester) -> None:
 
 
 def test_a_failure_line_carries_its_reason(pytester) -> None:
-    import json
 
     pytester.makefile(".yaml", **{"cases/c": CASE})
     pytester.path.joinpath("t.jsonl").write_text(json.dumps({"case": "one", "final": "The answer is 2."}) + "\n")
@@ -147,8 +151,6 @@ def test_an_unloadable_model_gives_at_most_three_lines_per_case(pytester, damage
 
 @pytest.mark.parametrize("offline", ["closed-port", "HF_HUB_OFFLINE"])
 def test_offline_20b_says_so_at_once_with_the_message_alone(pytester, monkeypatch, offline: str) -> None:
-    import socket
-    import time
 
     with socket.socket() as probe:  # a port that nothing listens on: the hub refuses at once, as offline
         probe.bind(("127.0.0.1", 0))
@@ -174,7 +176,6 @@ def test_offline_20b_says_so_at_once_with_the_message_alone(pytester, monkeypatc
 
 
 def test_a_verdict_on_an_answer_cut_off_at_max_tokens_says_so(pytester) -> None:
-    import json
 
     pytester.makefile(".yaml", **{"cases/c": CASE + "  - id: two\n    prompt: q\n    check: {numeric: 1}\n"})
     lines = [{"case": "one", "final": "The answer is 2, because", "finish_reason": "length", "completion_tokens": 8},
@@ -198,8 +199,6 @@ def smollm2() -> Path:
 
 @pytest.mark.parametrize("model", ["tiny", "smollm2"])
 def test_token_counts_are_exact(pytester, monkeypatch, model: str) -> None:
-    import json
-
     import llama_cpp
 
     # every token the model produced is drawn by one of these two calls: count the draws at llama.cpp
@@ -239,9 +238,6 @@ def test_token_counts_are_exact(pytester, monkeypatch, model: str) -> None:
 
 
 def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) -> None:
-    import html
-    import json
-    import re
 
     bad_reference = ("  - id: bad-ref\n    prompt: q\n    check:\n      sql: {setup: 'CREATE TABLE t (a INT);', "
                      "reference: 'SELECT nope FROM t'}\n")
@@ -265,7 +261,6 @@ def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) 
 
 
 def test_a_failure_line_of_a_composite_check_carries_the_reason_of_the_part_that_failed(pytester) -> None:
-    import json
 
     pytester.makefile(".yaml", **{"cases/c": "cases:\n  - id: one\n    prompt: q\n    check:\n"
                                              "      - text: {contains: answer}\n      - numeric: 1\n"})

@@ -43,6 +43,15 @@ class HtmlHooks:
             data.insert(0, render(gptoss))
 
 
+def _text(text: str) -> str:
+    """Text for a <pre> block: escaped, its line breaks as character references.
+
+    pytest-html paints every log line that starts with "E" red (pytest's error lines); a line of
+    the prompt or the answer that starts with "E" ("Edited by ...") is no error.
+    """
+    return escape(text).replace("\r\n", "&#10;").replace("\n", "&#10;")
+
+
 def render(gptoss: dict[str, Any]) -> str:
     """One case's prompt, and each sample's reasoning, answer and verdict, as HTML."""
     row = gptoss["row"]
@@ -51,19 +60,19 @@ def render(gptoss: dict[str, Any]) -> str:
              f"{row['passed']}/{row['total']} samples passed; {row.get('prompt_tokens', 0)} prompt, "
              f"{row.get('reasoning_tokens', 0)} reasoning, {row.get('final_tokens', 0)} final tokens; "
              f"{row.get('seconds', 0):.1f} s</p>",
-             f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>"]
+             f"<details><summary>Prompt</summary><pre>{_text(gptoss.get('prompt', ''))}</pre></details>"]
     for sample in gptoss.get("samples", ()):
         mark = '<span class="pass">passed</span>' if sample["passed"] else '<span class="fail">failed</span>'
         seed = f" (seed {sample['seed']})" if sample.get("seed") is not None else ""
         parts.append(f"<p><b>Sample {sample['sample']}</b>{seed}: {mark}, finish {escape(sample['finish_reason'])}, "
                      f"{sample.get('completion_tokens', 0)} tokens, {sample.get('seconds', 0):.1f} s</p>")
         answer = sample["final"] if sample.get("has_final") else "(no final answer)"
-        parts.append(f"<div><b>Final answer</b><pre>{escape(answer)}</pre></div>")
-        parts.append(f"<div><b>Verdict</b><pre>{escape(sample['verdict'])}</pre></div>")
+        parts.append(f"<div><b>Final answer</b><pre>{_text(answer)}</pre></div>")
+        parts.append(f"<div><b>Verdict</b><pre>{_text(sample['verdict'])}</pre></div>")
         if sample.get("analysis"):
-            parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
+            parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
         elif sample.get("raw"):
             parts.append("<details><summary>Model output (no final answer found in it)</summary>"
-                         f"<pre>{escape(sample['raw'])}</pre></details>")
+                         f"<pre>{_text(sample['raw'])}</pre></details>")
     parts.append("</div>")
     return "".join(parts)

@@ -242,7 +242,7 @@ def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) 
     bad_reference = ("  - id: bad-ref\n    prompt: q\n    check:\n      sql: {setup: 'CREATE TABLE t (a INT);', "
                      "reference: 'SELECT nope FROM t'}\n")
     pytester.makefile(".yaml", **{"cases/c": CASE + bad_reference})
-    lines = [{"case": "one", "final": "The answer is 2."}, {"case": "bad-ref", "final": "SELECT a FROM t"}]
+    lines = [{"case": "one", "final": "The answer is 2.\nEdited by hand"}, {"case": "bad-ref", "final": "SELECT a FROM t"}]
     pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     pytester.runpytest("--gptoss-replay=t.jsonl", "--html=report.html").assert_outcomes(failed=1, errors=1)
     page = pytester.path.joinpath("report.html").read_text()
@@ -255,6 +255,8 @@ def test_the_html_report_shows_each_verdict_once_and_wraps_the_prompt(pytester) 
         assert log.count("Verdict") == 1 and "No log output captured." not in log
         # the prompt the model got comes first, then the answer, then the verdict
         assert log.index("<summary>Prompt</summary>") < log.index("Final answer") < log.index("Verdict")
+    # pytest-html paints log lines that start with "E" red: a line of the answer is no such line
+    assert "Edited by hand" in one and "\nEdited" not in one
     # a long line wraps anywhere, inside the prompt's block too, instead of widening the table
     style = re.search(r"<style>(\.gptoss\{.*?)</style>", one).group(1)
     assert re.search(r"\.gptoss pre\{[^}]*white-space:pre-wrap;overflow-wrap:anywhere", style), style

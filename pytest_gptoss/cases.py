@@ -84,6 +84,20 @@ class CaseFileError(Exception):
         self.problems = problems
 
 
+#: how many folders up from where pytest ran a hint looks for the case files
+HINT_LEVELS = 3
+
+
+def nearest_cases(start: Path) -> Path | None:
+    """The ``cases`` folder with case files nearest above ``start`` (or beside a folder above it)."""
+    for folder in [start, *start.parents][: HINT_LEVELS + 1]:
+        for candidate in (folder, folder / "cases"):
+            if candidate.name == "cases" and candidate.is_dir() and any(
+                    path.suffix in (".yaml", ".yml") for path in candidate.iterdir()):
+                return candidate
+    return None
+
+
 def load_file(path: Path, display: str | None = None) -> list[Case]:
     """Read and validate one case file; raise :class:`CaseFileError` listing every problem."""
     name = display or str(path)

@@ -5,11 +5,16 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+#: what pytest-html writes in a row with no log, which beside the case's own section says nothing
+NO_LOG = "No log output captured."
 COLUMNS = (("model", "Model"), ("reasoning", "Effort"), ("pass_rate", "Pass rate"), ("tokens", "Tokens"))
 STYLE = (
-    "<style>.gptoss{white-space:normal;font-family:sans-serif;font-size:13px}"
-    ".gptoss pre{white-space:pre-wrap;background:#f6f8fa;border:1px solid #ddd;padding:6px;margin:4px 0}"
-    ".gptoss summary{cursor:pointer;font-weight:bold}.gptoss .pass{color:#2a7}.gptoss .fail{color:#c33}</style>"
+    # a long line (a prompt's, a node id) wraps anywhere rather than widen the table past the window
+    "<style>.gptoss{white-space:normal;font-family:sans-serif;font-size:13px;overflow-wrap:anywhere}"
+    ".gptoss pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;border:1px solid #ddd;"
+    "padding:6px;margin:4px 0}"
+    ".gptoss summary{cursor:pointer;font-weight:bold}.gptoss .pass{color:#2a7}.gptoss .fail{color:#c33}"
+    "#results-table td{overflow-wrap:anywhere}</style>"
 )
 
 
@@ -32,7 +37,19 @@ class HtmlHooks:
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
         gptoss = getattr(report, "gptoss", None)
         if gptoss:
+            # the failure text is the answer and verdict that render() shows: the row shows them once
+            longrepr = escape(report.longreprtext) + "\n" if report.longreprtext else None
+            data[:] = [entry for entry in data if entry != longrepr and entry != NO_LOG]
             data.insert(0, render(gptoss))
+
+
+def _text(text: str) -> str:
+    """Text for a <pre> block: escaped, its line breaks as character references.
+
+    pytest-html paints every log line that starts with "E" red (pytest's error lines); a line of
+    the prompt or the answer that starts with "E" ("Edited by ...") is no error.
+    """
+    return escape(text).replace("\r\n", "&#10;").replace("\n", "&#10;")
 
 
 def render(gptoss: dict[str, Any]) -> str:
@@ -42,20 +59,20 @@ def render(gptoss: dict[str, Any]) -> str:
              f"<p><b>{escape(row['case'])}</b> [{escape(row['model'])}-{escape(row['reasoning'])}]: "
              f"{row['passed']}/{row['total']} samples passed; {row.get('prompt_tokens', 0)} prompt, "
              f"{row.get('reasoning_tokens', 0)} reasoning, {row.get('final_tokens', 0)} final tokens; "
-             f"{row.get('seconds', 0):.1f} s</p>"]
+             f"{row.get('seconds', 0):.1f} s</p>",
+             f"<details><summary>Prompt</summary><pre>{_text(gptoss.get('prompt', ''))}</pre></details>"]
     for sample in gptoss.get("samples", ()):
         mark = '<span class="pass">passed</span>' if sample["passed"] else '<span class="fail">failed</span>'
         seed = f" (seed {sample['seed']})" if sample.get("seed") is not None else ""
         parts.append(f"<p><b>Sample {sample['sample']}</b>{seed}: {mark}, finish {escape(sample['finish_reason'])}, "
                      f"{sample.get('completion_tokens', 0)} tokens, {sample.get('seconds', 0):.1f} s</p>")
         answer = sample["final"] if sample.get("has_final") else "(no final answer)"
-        parts.append(f"<div><b>Final answer</b><pre>{escape(answer)}</pre></div>")
-        parts.append(f"<div><b>Verdict</b><pre>{escape(sample['verdict'])}</pre></div>")
+        parts.append(f"<div><b>Final answer</b><pre>{_text(answer)}</pre></div>")
+        parts.append(f"<div><b>Verdict</b><pre>{_text(sample['verdict'])}</pre></div>")
         if sample.get("analysis"):
-            parts.append(f"<details><summary>Reasoning</summary><pre>{escape(sample['analysis'])}</pre></details>")
+            parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
         elif sample.get("raw"):
             parts.append("<details><summary>Model output (no final answer found in it)</summary>"
-                         f"<pre>{escape(sample['raw'])}</pre></details>")
-    parts.append(f"<details><summary>Prompt</summary><pre>{escape(gptoss.get('prompt', ''))}</pre></details>")
+                         f"<pre>{_text(sample['raw'])}</pre></details>")
     parts.append("</div>")
     return "".join(parts)

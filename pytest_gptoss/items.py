@@ -68,7 +68,7 @@ class CaseRepr:
 def headline(result: CaseResult) -> str:
     """The failure's reason in one line: the first failing sample's why, then the pass count."""
     failing = [sample for sample in result.samples if not sample.verdict.passed]
-    why = " ".join(failing[0].verdict.why.split()) if failing and failing[0].verdict.why else ""
+    why = failing[0].verdict.reason() if failing else ""
     return f"{why} ({result.summary()})" if why else result.summary()
 
 

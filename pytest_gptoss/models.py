@@ -118,11 +118,37 @@ def _cached(repo: str, filename: str) -> str | None:
     return found if isinstance(found, str) and os.path.isfile(found) else None
 
 
+#: seconds the hub has to answer one request before a run takes it as unreachable
+PROBE_SECONDS = 5.0
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be used now, or None when it answers.
+
+    One request, no retries: huggingface_hub's own retries take half a minute
+    and print a warning each before saying the file cannot be had.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "it is not cached and HF_HUB_OFFLINE is set"
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=PROBE_SECONDS)
+    except Exception:  # any failure to get an answer (refused, no route, no name, timeout) means offline
+        return f"it is not cached and the Hugging Face hub cannot be reached (offline; {constants.ENDPOINT})"
+    return None
+
+
 def _download(spec: ModelSpec, *, progress: bool) -> Path:
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     assert spec.repo is not None
+    unreachable = hub_unreachable()
+    if unreachable is not None:
+        raise ModelNotFound(_absent_message(spec, unreachable))
     first: str | None = None
     if not progress:
         disable_progress_bars()

@@ -258,7 +258,11 @@ class SessionHooks:
         if any(c.regressions for _, c in self.comparisons) and session.exitstatus in (0, 5):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            hint = _where_the_cases_are(self.config)
+            if hint:
+                terminalreporter.write_line(hint)
         rows = list(self.results.rows.values()) if self.results is not None else []
         if rows:
             terminalreporter.section("gptoss summary")
@@ -271,6 +275,23 @@ class SessionHooks:
                 terminalreporter.write_line(line)
         if self.run.settings.results is not None and self.results is not None:
             terminalreporter.write_line(f"gptoss: results written to {self.run.settings.results}")
+
+
+def _where_the_cases_are(config: pytest.Config) -> str:
+    """For a run that collected nothing: where the case files are, and how to run them."""
+    import os
+
+    from pytest_gptoss.cases import nearest_cases
+
+    here = config.invocation_params.dir
+    paths = [here / arg for arg in config.invocation_params.args if not str(arg).startswith("-")]
+    start = next((path for path in paths if path.is_dir()), here)
+    found = nearest_cases(start.resolve())
+    if found is None or found == start.resolve():
+        return ""
+    relative = os.path.relpath(found, here)
+    return (f"gptoss: no case file was collected under {start}; the case files are in {found}: "
+            f"run pytest from {found.parent}, or name them: pytest {relative}")
 
 
 def _is_controller(config: pytest.Config) -> bool:

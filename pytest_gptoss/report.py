@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_gptoss.backends import Generation
@@ -127,6 +127,15 @@ def no_final_verdict(generation: Generation) -> Verdict:
         found=f"none ({generation.completion_tokens} tokens, finish reason {generation.finish_reason})",
         why=why,
     )
+
+
+def with_cut_off(verdict: Verdict, generation: Generation) -> Verdict:
+    """A failed verdict on an answer that max_tokens cut off says so first: the answer may be unfinished."""
+    if verdict.passed or verdict.error or generation.finish_reason != "length":
+        return verdict
+    cut = f"the answer was cut off at max_tokens after {generation.completion_tokens} tokens"
+    reason = verdict.reason()
+    return replace(verdict, why=f"{cut}; {reason}" if reason else cut)
 
 
 def explain(result: CaseResult, *, only_failed: bool = True) -> str:

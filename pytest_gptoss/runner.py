@@ -18,7 +18,7 @@ from pytest_gptoss.cases import Case
 from pytest_gptoss.cache import CachedBackend, ResponseCache
 from pytest_gptoss.models import ModelSpec, cache_dir, resolve
 from pytest_gptoss.options import Settings
-from pytest_gptoss.report import CaseResult, Sample, no_final_verdict
+from pytest_gptoss.report import CaseResult, Sample, no_final_verdict, with_cut_off
 from pytest_gptoss.transcripts import Writer
 from pytest_gptoss.verdict import Verdict
 
@@ -236,7 +236,7 @@ def judge(case: Case, model: str, reasoning: str, generations: list[Generation])
     samples = []
     for generation in generations:
         if generation.has_final:
-            verdict = _safe_check(case, generation)
+            verdict = with_cut_off(_safe_check(case, generation), generation)
         else:
             verdict = no_final_verdict(generation)
         samples.append(Sample(generation, verdict))

@@ -41,6 +41,13 @@ class Verdict:
             lines.extend("  " + line for line in part.explain().splitlines())
         return "\n".join(lines)
 
+    def reason(self) -> str:
+        """Why it failed in one line: its own why, else that of the first part that failed."""
+        if self.why:
+            return " ".join(self.why.split())
+        failed = [part for part in self.parts if not part.passed or part.error]
+        return failed[0].reason() if failed else ""
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, safe to send across processes and write as JSON."""
         return asdict(self)

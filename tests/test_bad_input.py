@@ -125,6 +125,11 @@ BAD_FILES = {
         "cases:\n  - id: a\n    prompt: q\n    context_files: [docs/none.md]\n    check: {numeric: 1}\n",
         "cases/bad.yaml:4: case 'a': field 'context_files.0': cannot read 'docs/none.md'",
     ),
+    "empty-label": (
+        "cases:\n  - id: a\n    prompt: q\n    check:\n      text:\n        regex:\n"
+        "          - {pattern: 'x', label: ''}\n",
+        "cases/bad.yaml:7: case 'a': field 'check.text.regex.0.label': 'label' must be a non-empty string",
+    ),
     "not-a-mapping": ("- id: a\n", "cases/bad.yaml:1: a case file is a mapping with 'cases:'"),
 }
 

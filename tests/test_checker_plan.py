@@ -504,8 +504,31 @@ def test_wrong_plans_fail_with_the_reason(answer, why):
 @pytest.mark.parametrize("answer", ["", "这个问题无解。", "I don't know how to solve this puzzle."])
 def test_an_answer_without_steps_says_so(answer):
     verdict = judge(answer)
-    assert_fails(verdict, "could not read any step")
+    assert_fails(verdict, "no plan found: no line of the answer describes a move")
     assert verdict.found == (f"answer ({len(answer)} chars): {answer}" if answer else "(empty answer)")
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("The farmer needs to cross the river with a tiger, a sheep, a snake, a chicken and a basket of apples. "
+         "This is a classic puzzle that requires careful thinking.", "The farmer needs to cross the river with"),
+        ("农夫要带着老虎、羊、蛇、鸡和一筐苹果过河。这是一个经典的逻辑问题，需要仔细思考。", "农夫要带着老虎、羊、蛇、鸡和一筐苹果过河"),
+        ("The farmer can cross the river with the chicken.", "The farmer can cross the river with the chicken"),
+    ],
+    ids=["the puzzle told again", "the puzzle told again in Chinese", "one sentence"],
+)
+def test_prose_with_one_move_at_most_is_no_plan(answer, words):
+    # not "step 1: left bank has ...": nothing here proposes a sequence of crossings to fault
+    verdict = judge(answer)
+    assert_fails(verdict, "no plan found: no list of steps, and the prose describes one move at most")
+    assert "step 1" not in verdict.why and "steps:" not in verdict.found
+    assert f"answer line 1: {words}" in verdict.where
+
+
+def test_a_numbered_list_of_one_wrong_move_is_still_a_plan_faulted_at_its_step():
+    assert_fails(judge("1. 农夫带老虎过河"), "step 1: left bank has")
+    assert_fails(judge("Take the sheep across, then return alone."), "the plan ends with")
 
 
 def test_a_long_plan_is_clipped_in_the_verdict():

@@ -634,6 +634,30 @@ def test_an_unfenced_query_followed_by_prose_passes() -> None:
     assert verdict.where == "the text from line 2 on (no fenced block)"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "To answer this you would use SELECT.\n```python\nimport sqlite3\nprint('hello')\n",
+        "先用 SELECT, 再排序。\n```python\nprint(1)\n```\n",
+        "Here it is:\n```python\nrows = db.execute('SELECT city FROM orders')\n```\n",
+    ],
+    ids=["prose SELECT. then an unclosed python block", "prose SELECT, then a python block", "a query in a python string"],
+)
+def test_a_prose_select_or_a_non_sql_block_is_no_query(answer: str) -> None:
+    # the word SELECT in prose is no query, and a block's text never becomes "the text ... (no fenced block)"
+    assert sql.extract_sql(answer) is None
+    verdict = judge(ORDERS, answer)
+    assert_fails(verdict, "no SQL query in the answer: no ```sql block, none in the ```python block at line 2")
+    assert ("(unclosed)" in verdict.why) == (answer.count("```") == 1)
+    assert "no fenced block" not in verdict.why + verdict.where and "does not parse" not in verdict.why
+
+
+def test_an_unfenced_query_stops_where_a_fenced_block_starts() -> None:
+    extracted = sql.extract_sql("The query: SELECT a FROM t\n```python\nprint(1)\n```")
+    assert extracted is not None and extracted.sql == "SELECT a FROM t"
+    assert extracted.where == "the text from line 1 on (outside the ```python block at line 2, which holds no query)"
+
+
 def test_of_several_statements_the_last_query_runs() -> None:
     answer = fenced("USE shop;\nSELECT 1;\n" + ORDERS_REFERENCE)
     verdict = judge(ORDERS, answer)

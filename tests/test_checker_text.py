@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers.text import check, fold, snippet, validate
 from pytest_gptoss.verdict import SpecError, Verdict
+from verdicts import assert_passes
 
 ANSWER = "答案：A 最多可以喝 2700 毫升（约 2.7 L），需要 4 个大瓶。"
 
@@ -107,6 +108,26 @@ def test_expected_lists_every_assertion_and_the_options() -> None:
     assert verdict.checker == "text"
 
 
+def test_labels_name_the_assertions_instead_of_their_patterns() -> None:
+    spec = {"regex": [{"pattern": r"32\s*(个)?\s*(层|layers?)", "label": "32 Transformer layers"}, r"3\s*,?\s*072"],
+            "not_contains": [{"text": "10.1000/", "label": "no invented DOI"}],
+            "mentions": [{"any": ["斐波那契", "Fibonacci"], "label": "names the sequence"}]}
+    verdict = check(spec, "The hidden size is 3072; see doi 10.1000/xyz.")
+    assert verdict.expected == (r"no invented DOI; regex /3\s*,?\s*072/; 32 Transformer layers; names the sequence"
+                                "  (ignore case, ignore width)")
+    assert verdict.found.splitlines() == [
+        "✗ no invented DOI: present in the answer",
+        "✗ 32 Transformer layers: no match in the answer",
+        "✗ names the sequence (mentions [斐波那契 | Fibonacci]): none of its alternatives appears",
+    ]
+    assert verdict.where.startswith("no invented DOI: ")
+    assert verdict.why == "3 of 4 assertions failed: no invented DOI, 32 Transformer layers, names the sequence"
+    assert r"\s*" not in verdict.explain().replace(r"/3\s*,?\s*072/", "")  # only the unlabelled pattern shows
+    assert [f["label"] for f in verdict.details["failed"]] == [
+        "no invented DOI", "32 Transformer layers", "names the sequence (mentions [斐波那契 | Fibonacci])"]
+    assert_passes(check(spec, "32 层, 3,072, Fibonacci"))
+
+
 def test_verdict_is_plain_data() -> None:
     verdict = check({"contains": ["2700", "2600"]}, ANSWER)
     assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
@@ -149,7 +170,15 @@ MALFORMED = [
     ("not-contains-none", {"not_contains": [None]}, ("not_contains", 0)),
     ("regex-invalid-in-list", {"regex": ["ok", "(bad"]}, ("regex", 1)),
     ("regex-invalid-string", {"regex": "[z-a]"}, ("regex",)),
-    ("regex-not-string", {"regex": [r"\d", {"p": 1}]}, ("regex", 1)),
+    ("regex-unknown-key", {"regex": [r"\d", {"p": 1}]}, ("regex", 1, "p")),
+    ("regex-not-string", {"regex": [r"\d", 7]}, ("regex", 1)),
+    ("label-without-pattern", {"regex": [{"label": "x"}]}, ("regex", 0)),
+    ("label-empty", {"contains": [{"text": "a", "label": " "}]}, ("contains", 0, "label")),
+    ("label-not-string", {"not_regex": [{"pattern": "a", "label": 3}]}, ("not_regex", 0, "label")),
+    ("labelled-pattern-invalid", {"regex": [{"pattern": "(", "label": "x"}]}, ("regex", 0, "pattern")),
+    ("labelled-text-not-string", {"contains": [{"text": 5, "label": "x"}]}, ("contains", 0, "text")),
+    ("labelled-group-empty", {"mentions": [{"any": [], "label": "x"}]}, ("mentions", 0, "any")),
+    ("labelled-group-bad-alternative", {"mentions": [{"any": ["a", 2], "label": "x"}]}, ("mentions", 0, "any", 1)),
     ("not-regex-invalid", {"not_regex": ["*"]}, ("not_regex", 0)),
     ("mentions-string", {"mentions": "a"}, ("mentions",)),
     ("mentions-empty", {"mentions": []}, ("mentions",)),

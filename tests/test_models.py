@@ -49,6 +49,8 @@ def hub(monkeypatch: pytest.MonkeyPatch, tiny_file: Path, tmp_path: Path) -> Fak
     fake = FakeHub(tiny_file, tmp_path / "hub")
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", fake.try_to_load_from_cache)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake.hf_hub_download)
+    # the fake answers for itself, online or not: the run's probe of the real hub never happens
+    monkeypatch.setattr(models, "hub_unreachable", lambda: None)
     return fake
 
 

@@ -218,13 +218,17 @@ class Engine:
         entries = self._fill_batch()
         llama = self._llama
         before = time.perf_counter()
-        code = llama.llama_decode(self._ctx, self._batch)
-        if code == 0 and entries:
-            llama.llama_synchronize(self._ctx)
+        fault = ""
+        try:
+            code = llama.llama_decode(self._ctx, self._batch)
+            if code == 0 and entries:
+                llama.llama_synchronize(self._ctx)
+        except Exception as exc:  # llama.cpp's own failure ends this batch's sequences, not the run
+            code, fault = -1, f"llama.cpp raised {type(exc).__name__}: {exc}"
         self.llama_seconds += time.perf_counter() - before
         self.steps += 1
         if code != 0:
-            self._fail_batch(entries, code)
+            self._fail_batch(entries, code, fault)
         else:
             self._after_decode(entries)
         elapsed = time.perf_counter() - started
@@ -374,9 +378,14 @@ class Engine:
         self.finished += 1
         self._release(slot, result)
 
-    def _fail_batch(self, entries: list[tuple[_Slot, int, bool]], code: int) -> None:
-        reason = ("no room left in the context's memory; lower --gptoss-parallel or --gptoss-max-tokens"
-                  if code == 1 else f"llama_decode returned {code}")
+    def _fail_batch(self, entries: list[tuple[_Slot, int, bool]], code: int, fault: str = "") -> None:
+        """End the sequences of a batch that llama.cpp could not decode; the others go on."""
+        if fault:
+            reason = " ".join(fault.split())
+        elif code == 1:
+            reason = "no room left in the context's memory; lower --gptoss-parallel or --gptoss-max-tokens"
+        else:
+            reason = f"llama_decode returned {code}"
         failed = {id(slot) for slot, _, _ in entries}
         for slot, _, _ in entries:
             for member in slot.members:

@@ -65,9 +65,14 @@ class LoadedModel:
         _backend_init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
+        if hasattr(params, "use_extra_bufts") and _amx_build() and _amx_weights(path):
+            # llama.cpp's AMX matrix kernels (an extra CPU buffer type) crashed the process on prompts of
+            # more than one token (SmolLM2's Q4_1 weights); the plain CPU kernels do not. Other models
+            # (gpt-oss's MXFP4 experts) keep the extra buffer types and their weight repacking.
+            params.use_extra_bufts = False
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
-            said = f": {_LOG[-1]}" if _LOG else ""
+            said = f": {_load_error()}" if _LOG else ""
             raise BackendError(f"cannot load model {path}: llama.cpp could not load it{said}")
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
         cap = ctx if ctx > 0 else (trained or 4096)
@@ -153,10 +158,17 @@ _LOG: deque[str] = deque(maxlen=20)
 
 
 def _keep_log(level: int, text: bytes, _data: Any) -> None:
-    if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+    # warnings and errors: 2 and 3 in older ggml builds, 3 and 4 since ggml put DEBUG first (2 is then INFO)
+    if level in (2, 3, 4):
         line = text.decode("utf-8", errors="replace").strip()
         if line:
             _LOG.append(line)
+
+
+def _load_error() -> str:
+    """llama.cpp's own reason for the last failed load: its last line that says error, else its last line."""
+    said = [line for line in _LOG if "error" in line.lower()]
+    return (said or list(_LOG))[-1]
 
 
 _LOG_CALLBACK: Any = None
@@ -171,6 +183,40 @@ def _backend_init() -> None:
         llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
         llama_cpp.llama_backend_init()
         _BACKEND_READY = True
+
+
+def _amx_build() -> bool:
+    """Whether this llama.cpp build uses Intel AMX on this CPU."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+#: GGML types that llama.cpp's AMX kernels take (ggml-cpu/amx/common.h): Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS
+AMX_TYPES = frozenset({2, 3, 8, 12, 13, 14, 23})
+
+
+def _amx_weights(path: Path) -> bool:
+    """Whether a matrix of the model (any weight but the token embeddings) has a type AMX kernels take."""
+    import struct
+
+    from pytest_gptoss.models import read_gguf_metadata
+
+    metadata = read_gguf_metadata(path, lambda key: False)
+    with open(path, "rb") as stream:
+        stream.seek(8)
+        (tensors,) = struct.unpack("<Q", stream.read(8))
+        stream.seek(int(metadata["GGUF.header_bytes"]))
+        for _ in range(tensors):
+            (length,) = struct.unpack("<Q", stream.read(8))
+            name = stream.read(length)
+            (dims,) = struct.unpack("<I", stream.read(4))
+            stream.seek(8 * dims, 1)
+            (kind,) = struct.unpack("<I", stream.read(4))
+            stream.seek(8, 1)
+            if kind in AMX_TYPES and name != b"token_embd.weight":
+                return True
+    return False
 
 
 def load(path: Path, runtime: Runtime) -> LoadedModel:

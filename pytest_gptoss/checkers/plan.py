@@ -53,6 +53,7 @@ from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 NAME = "plan"
 KEYS = ("puzzle", "max_steps")
 SHOWN_STEPS = 14
+PARAGRAPH = "the paragraph"
 QUOTE_WIDTH = 40
 
 
@@ -401,8 +402,13 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     plan = read_plan(puzzle, text)
     if not plan.steps:
         found = f"answer ({len(text)} chars): {_head(text)}" if text.strip() else "(empty answer)"
-        why = "could not read any step: no line of the answer describes a move"
-        return Verdict(False, NAME, expected, found, "", why)
+        if plan.lone_move is None:
+            return Verdict(False, NAME, expected, found, "", "no plan found: no line of the answer describes a move")
+        # one move-like sentence in prose (often the puzzle told again) is no plan to replay
+        lone = plan.lone_move
+        where = f"the only move-like words, answer line {lone.line}: {_head(lone.quote, QUOTE_WIDTH * 2)}"
+        why = "no plan found: no list of steps, and the prose describes one move at most (a plan is a sequence)"
+        return Verdict(False, NAME, expected, found, where, why)
 
     result = replay(puzzle, [step.move for step in plan.steps], max_steps)
     found = _show_steps(puzzle, plan.steps, result)
@@ -467,6 +473,8 @@ class Plan:
 
     steps: list[PlanStep]
     source: str
+    #: with no plan: the one move that prose describes, if any (not a plan on its own)
+    lone_move: PlanStep | None = None
 
 
 @dataclass
@@ -494,18 +502,23 @@ class _List:
 def read_plan(puzzle: Puzzle, text: str) -> Plan:
     """The answer's plan: of its step lists (numbered, bullets, tables, paragraphs), the one with the most moves."""
     best: tuple[int, int, list[PlanStep], str] | None = None
+    lone: PlanStep | None = None
     for order, candidate in enumerate(_lists(text)):
         steps = _steps_of(puzzle, candidate)
         if not steps:
             continue
         moves = sum(not isinstance(step.move, Unreadable) for step in steps)
+        if candidate.kind == PARAGRAPH and moves < 2:
+            # a plan in prose is a sequence of moves; one sentence that reads like a move is not one
+            lone = lone or steps[0]
+            continue
         first, last = min(s.line for s in steps), max(s.line for s in steps)
         source = f"{candidate.kind} at answer line {first}" if first == last else (
             f"{candidate.kind} at answer lines {first}-{last}"
         )
         if best is None or (moves, order) >= (best[0], best[1]):
             best = (moves, order, steps, source)
-    return Plan(best[2], best[3]) if best else Plan([], "")
+    return Plan(best[2], best[3]) if best else Plan([], "", lone)
 
 
 def _steps_of(puzzle: Puzzle, candidate: _List) -> list[PlanStep]:
@@ -566,7 +579,7 @@ def _lists(text: str) -> list[_List]:
                 bullets.clear()
                 item = None
             if paragraph is None:
-                paragraph = _List("the paragraph")
+                paragraph = _List(PARAGRAPH)
                 found.append(paragraph)
             paragraph.entries.append(_Entry([_Piece(line, *here)]))
             continue

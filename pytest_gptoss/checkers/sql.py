@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pytest_gptoss.checkers.blocks import fenced_blocks
+from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 CHECKER = "sql"
@@ -148,7 +148,8 @@ class Extracted:
 
 _NOT_WORD_BEFORE = r"(?<![A-Za-z0-9_])"
 _QUERY_START = (
-    _NOT_WORD_BEFORE + r"(?:SELECT(?![A-Za-z0-9_])"
+    # "SELECT." or "SELECT," ends a word of prose; a query's SELECT goes on
+    _NOT_WORD_BEFORE + r"(?:SELECT(?![A-Za-z0-9_])(?![ \t]*(?:[.,;:!?)\]}]|$))"
     r"|WITH\s+(?:RECURSIVE\s+)?[`\"\[]?[\w$]+[`\"\]]?\s*(?:\([^()]*\)\s*)?"
     r"AS\s*(?:(?:NOT\s+)?MATERIALIZED\s*)?\()"
 )
@@ -181,10 +182,16 @@ def extract_sql(text: str) -> Extracted | None:
         block = other[-1]
         label = f"```{block.tag} block" if block.tag else "fenced block"
         return Extracted(block.body.strip(), f"{label} at line {block.line}")
-    match = _QUERY_ANYWHERE.search(text)
+    # outside the fenced blocks: a block that holds no query lends none of its text to one
+    outside = list(text)
+    for block in blocks:
+        outside[block.fence_start:block.fence_end] = [
+            "\n" if char == "\n" else " " for char in text[block.fence_start:block.fence_end]]
+    match = _QUERY_ANYWHERE.search("".join(outside))
     if match is None:
         return None
-    sql = text[match.start():].strip()
+    stop = min((b.fence_start for b in blocks if b.fence_start > match.start()), default=len(text))
+    sql = text[match.start():stop].strip()
     line = text.count("\n", 0, match.start()) + 1
     fallbacks: list[str] = []
     if ";" in sql and not sql.rstrip().endswith(";"):
@@ -192,7 +199,17 @@ def extract_sql(text: str) -> Extracted | None:
     paragraph = re.split(r"\n[ \t]*\n", sql, maxsplit=1)[0]
     if paragraph != sql and paragraph not in fallbacks:
         fallbacks.append(paragraph)
-    return Extracted(sql, f"the text from line {line} on (no fenced block)", tuple(fallbacks))
+    beside = "no fenced block"
+    if blocks:
+        beside = f"outside the {describe_blocks(blocks)}, which {'holds' if len(blocks) == 1 else 'hold'} no query"
+    where = f"the text from line {line} on ({beside})"
+    return Extracted(sql, where, tuple(fallbacks))
+
+
+def describe_blocks(blocks: list[FencedBlock]) -> str:
+    """The answer's fenced blocks in a few words: ```python block at line 3 (unclosed), ..."""
+    shown = [f"```{b.tag} block at line {b.line}{'' if b.closed else ' (unclosed)'}" for b in blocks[:3]]
+    return ", ".join(shown) + (f" and {len(blocks) - 3} more" if len(blocks) > 3 else "")
 
 
 # ---------------------------------------------------------- translation
@@ -728,7 +745,11 @@ def _judge_answer(
 
     extracted = extract_sql(text)
     if extracted is None:
-        return verdict(False, _one_line(text, 200) or "(an empty answer)", "", "no SQL query in the answer")
+        blocks = fenced_blocks(text)
+        why = "no SQL query in the answer"
+        if blocks:
+            why += f": no ```sql block, none in the {describe_blocks(blocks)}, none in the prose"
+        return verdict(False, _one_line(text, 200) or "(an empty answer)", "", why)
     details["sql"] = extracted.sql
     statement = None
     failure: _Translation | None = None

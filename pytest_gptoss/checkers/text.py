@@ -5,6 +5,11 @@ and ``not_regex`` (Python ``re`` patterns, a string or a list), ``mentions``
 (a list of groups, each a list of alternatives: every group needs one hit),
 ``ignore_case`` and ``ignore_width`` (both default true).
 
+Any assertion may carry a human ``label`` that verdicts show instead of the raw
+needle or pattern: ``{text: ..., label: ...}`` for contains and not_contains,
+``{pattern: ..., label: ...}`` for regex and not_regex, ``{any: [...], label: ...}``
+for a mentions group.
+
 With ``ignore_width`` the answer and the needles are NFKC-folded, so full-width
 and half-width forms compare equal (``２７００`` is ``2700``, ``：`` is ``:``).
 Patterns are folded too, but a folded character is always taken literally
@@ -21,13 +26,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_gptoss.checkers.normalize import View, view
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
+#: the key that holds an assertion's value when it is written as a mapping with a label
+VALUE_KEYS = {"contains": "text", "not_contains": "text", "regex": "pattern", "not_regex": "pattern",
+              "mentions": "any"}
 OPTIONS = ("ignore_case", "ignore_width")
 #: at most this many failed assertions are spelled out, so a verdict fits a screen
 _SHOWN = 8
@@ -43,6 +51,8 @@ class _Spec:
     mentions: tuple[tuple[str, ...], ...]
     ignore_case: bool
     ignore_width: bool
+    #: the spec's human labels, by (assertion, index)
+    labels: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,9 @@ def check(spec: Any, text: str) -> Verdict:
             found += f"\n… and {len(failed) - len(shown)} more"
         where_from = [r for r in shown if r.span is not None]
         why = f"{len(failed)} of {len(results)} assertions failed"
+        named = [parsed.labels[(r.key, r.index)] for r in failed if (r.key, r.index) in parsed.labels]
+        if named:  # a label reads well in the one-line reason; a raw pattern would not
+            why += ": " + ", ".join(named[:3]) + (", …" if len(named) > 3 else "")
     else:
         found = "the assertion held" if len(results) == 1 else f"all {len(results)} assertions held"
         where_from = [r for r in results if r.span is not None][:3]
@@ -153,23 +166,53 @@ def _parse(spec: Any) -> _Spec:
         if not isinstance(value, bool):
             raise SpecError(f"'{key}' must be true or false, not {value!r}", (key,))
         flags[key] = value
-    regex = _strings(spec, "regex")
-    not_regex = _strings(spec, "not_regex")
+    labels: dict[tuple[str, int], str] = {}
+    regex = _strings(spec, "regex", labels)
+    not_regex = _strings(spec, "not_regex", labels)
     for key, patterns in (("regex", regex), ("not_regex", not_regex)):
         for index, pattern in enumerate(patterns):
-            path = (key, index) if isinstance(spec[key], list) else (key,)
-            _compile(pattern, flags["ignore_case"], flags["ignore_width"], path)
+            _compile(pattern, flags["ignore_case"], flags["ignore_width"], _value_path(spec, key, index))
     return _Spec(
-        contains=_strings(spec, "contains"),
-        not_contains=_strings(spec, "not_contains"),
+        contains=_strings(spec, "contains", labels),
+        not_contains=_strings(spec, "not_contains", labels),
         regex=regex,
         not_regex=not_regex,
-        mentions=_groups(spec),
+        mentions=_groups(spec, labels),
         **flags,
+        labels=labels,
     )
 
 
-def _strings(spec: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _value_path(spec: Mapping[str, Any], key: str, index: int) -> tuple[str | int, ...]:
+    """Where the value of ``spec[key]``'s ``index``-th assertion is written."""
+    value = spec[key]
+    if not isinstance(value, list):
+        return (key,)
+    return (key, index, VALUE_KEYS[key]) if isinstance(value[index], Mapping) else (key, index)
+
+
+def _unlabelled(key: str, item: Any, path: tuple[str | int, ...], labels: dict[tuple[str, int], str]) -> Any:
+    """An assertion's value: the item itself, or the value of a ``{VALUE: ..., label: ...}`` mapping."""
+    if not isinstance(item, Mapping):
+        return item
+    value_key = VALUE_KEYS[key]
+    try:
+        check_keys(item, (value_key, "label"), name=f"a labelled '{key}' assertion",
+                   usage=f"a labelled '{key}' assertion is {{{value_key}: ..., label: ...}}")
+    except SpecError as exc:
+        raise exc.prefixed(*path) from None
+    if value_key not in item:
+        raise SpecError(f"a labelled '{key}' assertion needs '{value_key}' beside its label", path)
+    label = item.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise SpecError(f"'label' must be a non-empty string that says what the assertion checks, not {label!r}",
+                        path + ("label",))
+    assert isinstance(path[-1], int)
+    labels[(key, path[-1])] = " ".join(label.split())
+    return item[value_key]
+
+
+def _strings(spec: Mapping[str, Any], key: str, labels: dict[tuple[str, int], str]) -> tuple[str, ...]:
     if key not in spec:
         return ()
     value = spec[key]
@@ -178,16 +221,21 @@ def _strings(spec: Mapping[str, Any], key: str) -> tuple[str, ...]:
         raise SpecError(f"'{key}' takes a string or a list of strings, not {type(value).__name__}", (key,))
     if not items:
         raise SpecError(f"'{key}' is an empty list; it asserts nothing", (key,))
+    strings = []
     for index, item in enumerate(items):
-        path = (key, index) if isinstance(value, list) else (key,)
+        path: tuple[str | int, ...] = (key, index) if isinstance(value, list) else (key,)
+        if isinstance(value, list):
+            item = _unlabelled(key, item, path, labels)
+        path = _value_path(spec, key, index)
         if not isinstance(item, str):
             raise SpecError(f"'{key}' items must be strings, not {type(item).__name__} ({item!r})", path)
         if not item:
             raise SpecError(f"'{key}' has an empty string, which every answer contains", path)
-    return tuple(items)
+        strings.append(item)
+    return tuple(strings)
 
 
-def _groups(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+def _groups(spec: Mapping[str, Any], labels: dict[tuple[str, int], str]) -> tuple[tuple[str, ...], ...]:
     if "mentions" not in spec:
         return ()
     value = spec["mentions"]
@@ -198,13 +246,13 @@ def _groups(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
         )
     groups = []
     for index, group in enumerate(value):
+        group = _unlabelled("mentions", group, ("mentions", index), labels)
+        where: tuple[str | int, ...] = _value_path(spec, "mentions", index)
         alternatives = [group] if isinstance(group, str) else group
         if not isinstance(alternatives, list) or not alternatives:
-            raise SpecError(
-                "a 'mentions' group is a non-empty list of alternative strings", ("mentions", index)
-            )
+            raise SpecError("a 'mentions' group is a non-empty list of alternative strings", where)
         for alt_index, alt in enumerate(alternatives):
-            path = ("mentions", index, alt_index) if isinstance(group, list) else ("mentions", index)
+            path = (*where, alt_index) if isinstance(group, list) else where
             if not isinstance(alt, str) or not alt:
                 raise SpecError(f"a 'mentions' alternative must be a non-empty string, not {alt!r}", path)
         groups.append(tuple(alternatives))
@@ -310,23 +358,23 @@ def _run(spec: _Spec, text: str) -> list[_Result]:
     results = []
     for index, needle in enumerate(spec.contains):
         span = find(needle)
-        results.append(_Result("contains", f"contains {needle!r}", span is not None, span,
+        results.append(_Result("contains", _label(spec, "contains", index), span is not None, span,
                                "found" if span else "not in the answer", index))
     for index, needle in enumerate(spec.not_contains):
         span = find(needle)
-        results.append(_Result("not_contains", f"not_contains {needle!r}", span is None, span,
+        results.append(_Result("not_contains", _label(spec, "not_contains", index), span is None, span,
                                "present in the answer" if span else "absent", index))
     for index, pattern in enumerate(spec.regex):
         span = search(pattern)
-        results.append(_Result("regex", f"regex /{pattern}/", span is not None, span,
+        results.append(_Result("regex", _label(spec, "regex", index), span is not None, span,
                                "matched" if span else "no match in the answer", index))
     for index, pattern in enumerate(spec.not_regex):
         span = search(pattern)
-        results.append(_Result("not_regex", f"not_regex /{pattern}/", span is None, span,
+        results.append(_Result("not_regex", _label(spec, "not_regex", index), span is None, span,
                                "matched the answer" if span else "no match", index))
     for index, group in enumerate(spec.mentions):
         hits = [(span, alt) for alt in group if (span := find(alt)) is not None]
-        label = f"mentions group {index + 1} [{' | '.join(group)}]"
+        label = _label(spec, "mentions", index)
         if hits:
             span, alt = min(hits)
             results.append(_Result("mentions", label, True, span, f"mentions {alt!r}", index))
@@ -340,16 +388,33 @@ def _identity(start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _label(spec: _Spec, key: str, index: int) -> str:
+    """How a verdict names one assertion: the spec's label, else the assertion as written."""
+    human = spec.labels.get((key, index))
+    if key == "mentions":
+        group = " | ".join(spec.mentions[index])
+        return f"{human} (mentions [{group}])" if human else f"mentions group {index + 1} [{group}]"
+    if human:
+        return human
+    value = getattr(spec, key)[index]
+    return f"{key} /{value}/" if key in ("regex", "not_regex") else f"{key} {value!r}"
+
+
+def _shown(spec: _Spec, key: str, index: int) -> str:
+    """An unlabelled assertion's needle, pattern or group, as ``expected`` lists it."""
+    value = getattr(spec, key)[index]
+    if key == "mentions":
+        return f"[{' | '.join(value)}]"
+    return f"/{value}/" if key in ("regex", "not_regex") else repr(value)
+
+
 def _expected(spec: _Spec) -> str:
+    """Every assertion: a labelled one by its label alone, the others by key and needle or pattern."""
     parts = []
-    for key in ("contains", "not_contains"):
-        values = getattr(spec, key)
-        if values:
-            parts.append(f"{key} " + ", ".join(repr(v) for v in values))
-    for key in ("regex", "not_regex"):
-        values = getattr(spec, key)
-        if values:
-            parts.append(f"{key} " + ", ".join(f"/{v}/" for v in values))
-    if spec.mentions:
-        parts.append("mentions " + ", ".join(f"[{' | '.join(g)}]" for g in spec.mentions))
+    for key in ASSERTIONS:
+        indexes = range(len(getattr(spec, key)))
+        plain = [_shown(spec, key, index) for index in indexes if (key, index) not in spec.labels]
+        if plain:
+            parts.append(f"{key} " + ", ".join(plain))
+        parts.extend(spec.labels[(key, index)] for index in indexes if (key, index) in spec.labels)
     return "; ".join(parts)

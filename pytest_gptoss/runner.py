@@ -69,7 +69,10 @@ class Run:
         """
         for spec in self.settings.models:
             if spec.kind == "server":
-                self.server_identity(spec.label, unreachable_raises=True)
+                try:
+                    self.server_identity(spec.label, unreachable_raises=True)
+                except BackendError:
+                    pass  # kept: each of its cases reports it
             elif spec.label not in self.paths:
                 self.paths[spec.label] = resolve(spec, download=download)
 

@@ -17,12 +17,14 @@ and the gate all see.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 #: the environment variables that may hold the API key, first one set wins
 KEY_VARIABLES = ("GPTOSS_API_KEY", "OPENAI_API_KEY")
@@ -53,7 +55,7 @@ def parse_server_spec(value: str) -> tuple[str, str | None]:
     Raises ValueError with a one-line message for a URL that cannot be used.
     """
     spec = value.strip()
-    parts = urlsplit(spec)
+    parts = urllib.parse.urlsplit(spec)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"'{spec}' is not a server URL; {SERVER_HELP}")
     if parts.username is not None or parts.password is not None:
@@ -65,7 +67,7 @@ def parse_server_spec(value: str) -> tuple[str, str | None]:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         raise ValueError(f"'{spec}' has a port that is not a number; {SERVER_HELP}") from None
-    base = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
+    base = urllib.parse.urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
     model = parts.fragment.strip() or None
     return base, model
 
@@ -114,11 +116,10 @@ class Server:
 
 def client(url: str, *, timeout: float, key: str | None = None) -> Any:
     """An openai client for ``url`` that never retries by itself (the backend decides what is retried)."""
-    import httpx2
     import openai
 
     return openai.OpenAI(base_url=url, api_key=key or api_key() or NO_KEY, max_retries=0,
-                         timeout=httpx2.Timeout(timeout, connect=min(timeout, PROBE_SECONDS)))
+                         timeout=openai.Timeout(timeout, connect=min(timeout, PROBE_SECONDS)))
 
 
 def list_models(url: str, key: str | None = None) -> list[dict[str, Any]]:
@@ -203,55 +204,55 @@ def identity(server: Server) -> dict[str, Any]:
 
 def _native(server: Server) -> dict[str, Any]:
     """What the server's native endpoints say of its build and model, for each kind of server that answers."""
-    import httpx2
-
-    headers = {"Authorization": f"Bearer {server.key or api_key() or NO_KEY}"}
+    headers = {"Authorization": f"Bearer {server.key or api_key() or NO_KEY}", "Accept": "application/json"}
     said: dict[str, Any] = {}
-    with httpx2.Client(timeout=PROBE_SECONDS, headers=headers) as http:
 
-        def get(path: str, body: dict[str, Any] | None = None) -> Any:
-            try:
-                response = (http.post(server.root + path, json=body) if body is not None
-                            else http.get(server.root + path))
-                return response.json() if response.status_code == 200 else None
-            except (httpx2.HTTPError, ValueError):
-                return None
+    def get(path: str, body: dict[str, Any] | None = None) -> Any:
+        """The JSON a native endpoint answers with 200, or None for anything else."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(server.root + path, data=data, method="POST" if data else "GET",
+                                         headers={**headers, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=PROBE_SECONDS) as response:
+                return json.loads(response.read()) if response.status == 200 else None
+        except (OSError, ValueError, http.client.HTTPException):
+            return None
 
-        props = get("/props")
-        if isinstance(props, dict) and ("build_info" in props or "default_generation_settings" in props):
-            settings = props.get("default_generation_settings") or {}
-            said["kind"] = "llama.cpp"
-            said["llama.cpp"] = {
-                "build_info": props.get("build_info"),
-                "model_path": props.get("model_path"),
-                "total_slots": props.get("total_slots"),
-                "n_ctx": settings.get("n_ctx") if isinstance(settings, dict) else None,
-                "chat_template_sha256": _sha256(props.get("chat_template")),
-            }
-            return said
-        ollama = get("/api/version")
-        if isinstance(ollama, dict) and isinstance(ollama.get("version"), str) and get("/api/tags") is not None:
-            show = get("/api/show", {"model": server.model, "name": server.model})
-            said["kind"] = "ollama"
-            said["ollama"] = {"version": ollama["version"]}
-            if isinstance(show, dict):
-                said["ollama"].update({
-                    "details": show.get("details"),
-                    "parameters": show.get("parameters"),
-                    "modelfile_sha256": _sha256(show.get("modelfile")),
-                    "template_sha256": _sha256(show.get("template")),
-                })
-            return said
-        lmstudio = get(f"/api/v0/models/{server.model}")
-        if isinstance(lmstudio, dict) and lmstudio.get("id") == server.model and "quantization" in lmstudio:
-            said["kind"] = "lmstudio"
-            said["lmstudio"] = {key: lmstudio.get(key) for key in (
-                "publisher", "arch", "compatibility_type", "quantization", "max_context_length")}
-            return said
-        vllm = get("/version")
-        if isinstance(vllm, dict) and isinstance(vllm.get("version"), str):
-            said["kind"] = "vllm"
-            said["vllm"] = {"version": vllm["version"]}
+    props = get("/props")
+    if isinstance(props, dict) and ("build_info" in props or "default_generation_settings" in props):
+        settings = props.get("default_generation_settings") or {}
+        said["kind"] = "llama.cpp"
+        said["llama.cpp"] = {
+            "build_info": props.get("build_info"),
+            "model_path": props.get("model_path"),
+            "total_slots": props.get("total_slots"),
+            "n_ctx": settings.get("n_ctx") if isinstance(settings, dict) else None,
+            "chat_template_sha256": _sha256(props.get("chat_template")),
+        }
+        return said
+    ollama = get("/api/version")
+    if isinstance(ollama, dict) and isinstance(ollama.get("version"), str) and get("/api/tags") is not None:
+        show = get("/api/show", {"model": server.model, "name": server.model})
+        said["kind"] = "ollama"
+        said["ollama"] = {"version": ollama["version"]}
+        if isinstance(show, dict):
+            said["ollama"].update({
+                "details": show.get("details"),
+                "parameters": show.get("parameters"),
+                "modelfile_sha256": _sha256(show.get("modelfile")),
+                "template_sha256": _sha256(show.get("template")),
+            })
+        return said
+    lmstudio = get(f"/api/v0/models/{urllib.parse.quote(server.model, safe='/:')}")
+    if isinstance(lmstudio, dict) and lmstudio.get("id") == server.model and "quantization" in lmstudio:
+        said["kind"] = "lmstudio"
+        said["lmstudio"] = {key: lmstudio.get(key) for key in (
+            "publisher", "arch", "compatibility_type", "quantization", "max_context_length")}
+        return said
+    vllm = get("/version")
+    if isinstance(vllm, dict) and isinstance(vllm.get("version"), str):
+        said["kind"] = "vllm"
+        said["vllm"] = {"version": vllm["version"]}
     return said
 
 

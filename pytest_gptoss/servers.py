@@ -179,10 +179,11 @@ def listed(entries: list[dict[str, Any]], model: str) -> dict[str, Any] | None:
 def identity(server: Server) -> dict[str, Any]:
     """Who serves ``server.model`` at ``server.url``: plain data for the results file and the cache key.
 
-    Raises :class:`ServerUnreachable` when nothing answers, and
-    :class:`ServerError` when the server lists its models and ``server.model``
-    is not one of them. A server that will not list them (401, 404) still gets
-    an identity: its requests will say what is wrong.
+    Raises :class:`ServerUnreachable` when nothing answers. A server that will
+    not list its models (401, 404), or does not list this one, still gets an
+    identity, without an ``entry``: some servers load any model they are asked
+    for (transformers serve lists a few examples only), and a server that has
+    no such model says so to each request.
     """
     found: dict[str, Any] = {"server": server.url, "model": server.model, "kind": "openai-compatible"}
     try:
@@ -194,10 +195,10 @@ def identity(server: Server) -> dict[str, Any]:
     else:
         entry = listed(entries, server.model)
         if entry is None:
-            names = ", ".join(e["id"] for e in entries) or "none"
-            raise ServerError(f"server {server.url} does not serve model '{server.model}' (it lists: {names}); "
-                              f"name one of those after '#'")
-        found["entry"] = {k: v for k, v in entry.items() if k not in VOLATILE}
+            found["entry"] = None
+            found["listed_models"] = [e["id"] for e in entries]
+        else:
+            found["entry"] = {k: v for k, v in entry.items() if k not in VOLATILE}
     found.update(_native(server))
     return found
 
@@ -266,7 +267,13 @@ def describe(found: dict[str, Any]) -> str:
     native = found.get(kind) if isinstance(found.get(kind), dict) else {}
     version = native.get("build_info") or native.get("version") or native.get("quantization") or ""
     said = f"{kind} {version}".strip()
-    return f"{found['model']} served at {found['server']} ({said})"
+    line = f"{found['model']} served at {found['server']} ({said})"
+    if "listed_models" in found:
+        names = ", ".join(found["listed_models"]) or "none"
+        line += f"; the server does not list this model (it lists: {names}), so its requests will say if it has none"
+    elif "models_error" in found:
+        line += f"; its models could not be listed: {found['models_error']}"
+    return line
 
 
 # --- one-line descriptions of what went wrong -------------------------------------------

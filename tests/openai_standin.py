@@ -213,6 +213,8 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                     time.sleep(standin.delay)
                 reply = standin.answer(body)
                 fault = reply.fault
+                if body.get("model") not in (standin.models or []) and standin.flavour != "llama.cpp":
+                    fault = "404"  # llama-server answers with its one model whatever is asked; the others refuse
                 if fault is None:
                     self._send(200, standin.completion(body, reply))
                 elif fault.isdigit():

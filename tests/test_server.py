@@ -177,21 +177,25 @@ def test_a_server_with_several_models_needs_one_named(pytester: pytest.Pytester,
     assert server.requests[-1]["model"] == "gpt-oss:120b"
 
 
-def test_a_model_the_server_does_not_list_is_an_error_for_its_cases(
+def test_a_model_the_server_does_not_have_is_an_error_for_its_cases(
     pytester: pytest.Pytester, standin: Callable[..., StandIn]
 ) -> None:
     wrong, right = standin(flavour="vllm"), standin(flavour="ollama")
     pytester.makefile(".yaml", **{"cases/c": CASE})
     result = pytester.runpytest(f"--gptoss-model={wrong.url}#gpt-oss-21b", f"--gptoss-model={right.url}")
     no_crash(result)
+    # the header says the server does not list it; some servers load any model asked for, so it is asked
+    result.stdout.fnmatch_lines([f"gptoss: model gpt-oss-21b: gpt-oss-21b served at {wrong.url} (vllm 0.10.1); the "
+                                 "server does not list this model (it lists: openai/gpt-oss-20b), so its requests "
+                                 "will say if it has none"])
     found = outcomes(result)
-    assert found["cases/c.yaml::bottle[gpt-oss-21b-medium]"][0] == "error"
-    message = found["cases/c.yaml::bottle[gpt-oss-21b-medium]"][1].strip()
-    assert message.splitlines() == [f"server {wrong.url} does not serve model 'gpt-oss-21b' (it lists: "
-                                    "openai/gpt-oss-20b); name one of those after '#'"]
-    # the other model's cases keep running, and nothing was sent for the unknown one
+    outcome, text = found["cases/c.yaml::bottle[gpt-oss-21b-medium]"]
+    assert outcome == "error"
+    assert text.strip().splitlines() == [
+        f"case 'bottle': server {wrong.url} answered 404 Not Found: The model `gpt-oss-21b` does not exist.; it "
+        "has no model 'gpt-oss-21b' there, or the URL is not the API's base (it usually ends in /v1)"]
+    # the other model's cases keep running
     assert found["cases/c.yaml::bottle[gpt-oss-20b-medium]"][0] == "passed"
-    assert not wrong.requests
 
 
 @pytest.mark.parametrize("named", [False, True])
@@ -508,3 +512,14 @@ def test_a_two_model_gate_between_tiny_in_process_and_a_served_model(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     models = json.loads(pytester.path.joinpath("r.json").read_text())["models"]
     assert models["tiny"]["architecture"] == "gpt-oss" and models[label]["server"] == real_server
+
+
+@pytest.mark.parametrize(("said", "about_the_model"), [
+    ("Model 'gpt-oss:21b' not found", True),
+    ('{"error": {"message": "The model `x` does not exist."}}', True),
+    ("model is not loaded", True),
+    ("max_tokens must be at least 1", False),
+    ("not found", False),
+])
+def test_a_400_that_says_the_model_is_unknown_reads_as_unknown_model(said: str, about_the_model: bool) -> None:
+    assert openai_server._about_the_model(said) is about_the_model

@@ -212,7 +212,7 @@ class ServerBackend:
                 if status in (401, 403):
                     raise BackendError(f"{where} {fault}; set GPTOSS_API_KEY (or OPENAI_API_KEY) to the "
                                        "server's API key") from None
-                if status == 404:
+                if status == 404 or (status in (400, 422) and _about_the_model(str(exc.body))):
                     raise BackendError(f"{where} {fault}; it has no model '{self.server.model}' there, or the "
                                        "URL is not the API's base (it usually ends in /v1)") from None
                 if status not in RETRYABLE_STATUS and status < 500:
@@ -226,6 +226,13 @@ class ServerBackend:
             if self._closed.wait(delay):
                 raise BackendError(f"{where}: the run stopped while waiting to retry ({fault})")
         raise AssertionError("unreachable")
+
+
+def _about_the_model(said: str) -> bool:
+    """Whether an error message says the model is unknown (some servers answer so with 400, not 404)."""
+    said = said.lower()
+    return "model" in said and any(words in said for words in ("not found", "does not exist", "not loaded",
+                                                                 "unknown", "no such"))
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -42,7 +42,7 @@ FLASH_ATTN = "flash_attn"
 SANDBOX = "sandbox"
 TIMEOUT = "timeout"
 #: options that only in-process models use; a run of served models alone refuses them
-IN_PROCESS_ONLY = (CTX, N_GPU_LAYERS, THREADS, "flash_attn")
+IN_PROCESS_ONLY = (CTX, N_GPU_LAYERS, THREADS, FLASH_ATTN)
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:

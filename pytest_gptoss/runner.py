@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from pytest_gptoss.options import Settings
 from pytest_gptoss.report import CaseResult, Sample, no_final_verdict
 from pytest_gptoss.transcripts import Writer
 from pytest_gptoss.verdict import Verdict
+
+if TYPE_CHECKING:
+    from pytest_gptoss.servers import Server
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Run:
             elif spec.label not in self.paths:
                 self.paths[spec.label] = resolve(spec, download=download)
 
-    def server(self, label: str) -> Any:
+    def server(self, label: str) -> Server:
         from pytest_gptoss.servers import Server, api_key
 
         spec = self.spec(label)

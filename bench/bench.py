@@ -7,6 +7,8 @@ figure to compare across machines.
     python bench/bench.py --shape small --case phi4-mini-report --compare-sharing   # shared prompt prefill
     python bench/bench.py --model 20b.gguf --n-gpu-layers -1 --parallel 8,32 \\
         --llama-bench build/bin/llama-bench --batched-bench build/bin/llama-batched-bench
+    python bench/bench.py --server http://127.0.0.1:8080/v1 --parallel 4   # the server backend vs bare openai
+    python bench/bench.py --server echo --parallel 4     # the same against an instant local stand-in
 
 The first mode sends the same requests (the shipped cases' harmony prompts,
 the same seeds) through the plugin's backend twice, with ``--gptoss-parallel``
@@ -14,6 +16,13 @@ the same seeds) through the plugin's backend twice, with ``--gptoss-parallel``
 and ``--batched-bench`` it also runs those tools on the same model and prints
 the plugin's decode speed as a fraction of theirs: single-stream against
 ``llama-bench`` tg, N in flight against ``llama-batched-bench`` at N.
+
+With ``--server`` it measures the server backend's own cost instead: the same
+chat requests (the shipped cases' messages and seeds) go to one server through
+the backend and through the bare ``openai`` client with as many in flight,
+round after round in alternating order, and it prints the backend's wall time
+over the bare client's. ``--server echo`` starts an instant local server, so
+that what is left is the client side alone, in milliseconds per request.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +175,13 @@ def main() -> int:
     parser.add_argument("--prompt-tokens", type=int, default=822, help="length of --token-prompts prompts")
     parser.add_argument("--llama-bench", help="path of llama-bench, to compare single-stream decoding")
     parser.add_argument("--batched-bench", help="path of llama-batched-bench, to compare N in flight")
+    parser.add_argument("--server", help="an OpenAI-compatible server URL[#MODEL], or 'echo': measure the server "
+                        "backend against the bare openai client")
+    parser.add_argument("--rounds", type=int, default=5, help="with --server: rounds of each side (default: 5)")
     args = parser.parse_args()
     parallel = [int(p) for p in args.parallel.split(",")]
+    if args.server:
+        return server_overhead(args, parallel[0])
 
     path = model_path(args)
     cases = shipped_cases()
@@ -280,6 +297,99 @@ def shared_prefix(path: Path, args: argparse.Namespace, cases: list[Any], width:
     print(f"shared prefill: {figures[True]['prefill_tokens']} tokens instead of {figures[False]['prefill_tokens']}, "
           f"time {figures[True]['seconds'] / figures[False]['seconds']:.2f} of each-its-own")
     return 0
+
+
+def server_overhead(args: argparse.Namespace, width: int) -> int:
+    """The server backend's wall time against the bare openai client's, same server, requests and concurrency."""
+    from pytest_gptoss import servers
+    from pytest_gptoss.backends.openai_server import ServerBackend
+
+    echo = _echo_server() if args.server == "echo" else None
+    spec = f"http://127.0.0.1:{echo.server_address[1]}/v1" if echo is not None else args.server
+    url, model = servers.parse_server_spec(spec)
+    server = servers.Server(url, model or servers.only_model(url), servers.api_key())
+    identity = servers.identity(server)
+    backend = ServerBackend("bench", server, parallel=width, timeout=600.0, kind=str(identity.get("kind", "")))
+    bare = servers.client(url, timeout=600.0)
+    cases = shipped_cases()[:args.cases]
+    work = requests(cases, args.samples or 1, args.max_tokens)
+
+    def bare_one(request: Request) -> int:
+        body = backend.body(request)
+        extra = {key: body.pop(key) for key in ("chat_template_kwargs",) if key in body}
+        completion = bare.chat.completions.create(**body, extra_body=extra or None)
+        return completion.usage.completion_tokens if completion.usage else 0
+
+    def with_bare() -> tuple[float, int]:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(width) as pool:
+            tokens = sum(pool.map(bare_one, work))
+        return time.perf_counter() - started, tokens
+
+    def with_backend() -> tuple[float, int]:
+        started = time.perf_counter()
+        generations = [future.result() for future in backend.submit(work)]
+        return time.perf_counter() - started, sum(g.completion_tokens for g in generations if g is not None)
+
+    with_bare(), with_backend()  # warm: connections, the server's prompt cache
+    seconds = {"bare openai client": 0.0, "server backend": 0.0}
+    tokens = {"bare openai client": 0, "server backend": 0}
+    for round_ in range(args.rounds):
+        sides = [("bare openai client", with_bare), ("server backend", with_backend)]
+        for name, run in sides if round_ % 2 == 0 else sides[::-1]:
+            took, made = run()
+            seconds[name] += took
+            tokens[name] += made
+    backend.close()
+    if echo is not None:
+        echo.shutdown()
+    count = len(work) * args.rounds
+    print(f"server: {servers.describe(identity)}")
+    print(f"work: {len(work)} requests ({len(cases)} shipped cases' messages), up to {args.max_tokens} tokens each, "
+          f"{width} in flight, {args.rounds} rounds of each side in alternating order")
+    print()
+    table([("client", "requests", "tokens", "seconds", "ms per request")] + [
+        (name, str(count), str(tokens[name]), f"{seconds[name]:.3f}", f"{1000 * seconds[name] / count:.2f}")
+        for name in seconds])
+    print()
+    extra = seconds["server backend"] - seconds["bare openai client"]
+    print(f"backend overhead {1000 * extra / count:+.2f} ms per request, {extra / seconds['server backend']:+.2%} "
+          f"of the backend's wall time")
+    return 0
+
+
+def _echo_server() -> ThreadingHTTPServer:
+    """An instant OpenAI-compatible server on 127.0.0.1: one model, one fixed answer."""
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self._send(200, {"object": "list", "data": [{"id": "echo", "object": "model"}]}
+                       if self.path == "/v1/models" else {"detail": "Not Found"})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, {"id": "e", "object": "chat.completion", "created": 0, "model": "echo",
+                             "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": "42", "reasoning": "x"}}],
+                             "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}})
+
+        def _send(self, status: int, data: Any) -> None:
+            payload = json.dumps(data).encode()
+            self.send_response(status if self.command == "POST" or self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ RUN_KEY = pytest.StashKey[Run]()
 #: set in a worker's input when every case of one model is scheduled on one worker
 WHOLE_MODEL_PER_WORKER = "gptoss_whole_model"
 NO_MODEL_REASON = (
-    "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE) "
+    "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE, a server URL) "
     "or --gptoss-replay=FILE"
 )
 

@@ -1,4 +1,4 @@
-"""Model specs (``20b``, ``120b``, ``tiny``, a path, ``hf:REPO/FILE``) and where their files are.
+"""Model specs (``20b``, ``120b``, ``tiny``, a path, ``hf:REPO/FILE``, a server URL) and where their files are.
 
 Published models are looked up in the local Hugging Face cache first, so a run
 works fully offline once the file is there; otherwise they are downloaded with
@@ -9,6 +9,7 @@ is cached.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import struct
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from pytest_gptoss import servers
 
 PUBLISHED = {
     "20b": ("ggml-org/gpt-oss-20b-GGUF", ("gpt-oss-20b-mxfp4.gguf",)),
@@ -25,7 +28,8 @@ PUBLISHED = {
     ),
 }
 SPLIT_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
-SPEC_HELP = "use 20b, 120b, tiny, a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf"
+SPEC_HELP = ("use 20b, 120b, tiny, a path to a .gguf file, hf:OWNER/REPO/FILE.gguf, "
+             "or a server as http(s)://HOST:PORT/v1[#MODEL]")
 
 
 class ModelNotFound(Exception):
@@ -37,11 +41,14 @@ class ModelSpec:
     """A parsed ``--gptoss-model`` value. ``label`` names it in node ids."""
 
     spec: str
-    kind: str  # "published", "tiny", "path", "hf"
+    kind: str  # "published", "tiny", "path", "hf", "server"
     label: str
     repo: str | None = None
     files: tuple[str, ...] = ()
     path: str | None = None
+    #: a server's base URL, and the model it serves (None until its only model is named)
+    url: str | None = None
+    served: str | None = None
 
 
 def parse_spec(value: str) -> ModelSpec:
@@ -52,6 +59,10 @@ def parse_spec(value: str) -> ModelSpec:
         return ModelSpec(spec, "published", spec, repo=repo, files=files)
     if spec == "tiny":
         return ModelSpec(spec, "tiny", "tiny")
+    if servers.is_server_spec(spec):
+        url, model = servers.parse_server_spec(spec)
+        label = servers.served_label(model) if model else "server"
+        return ModelSpec(url + (f"#{model}" if model else ""), "server", label, url=url, served=model)
     if spec.startswith("hf:"):
         parts = spec[3:].split("/")
         if len(parts) < 3 or not all(parts) or not parts[-1].endswith(".gguf"):
@@ -74,7 +85,7 @@ def unique_labels(specs: list[ModelSpec]) -> list[ModelSpec]:
         count = seen.get(spec.label, 0) + 1
         seen[spec.label] = count
         label = spec.label if count == 1 else f"{spec.label}-{count}"
-        result.append(ModelSpec(spec.spec, spec.kind, label, spec.repo, spec.files, spec.path))
+        result.append(dataclasses.replace(spec, label=label))
     return result
 
 

@@ -40,6 +40,9 @@ NO_CACHE = "no_cache"
 PARALLEL = "parallel"
 FLASH_ATTN = "flash_attn"
 SANDBOX = "sandbox"
+TIMEOUT = "timeout"
+#: options that only in-process models use; a run of served models alone refuses them
+IN_PROCESS_ONLY = (CTX, N_GPU_LAYERS, THREADS, FLASH_ATTN)
 
 
 def _model_specs(value: str) -> tuple[ModelSpec, ...]:
@@ -158,8 +161,9 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(MODEL, _model_specs, "model to test: 20b, 120b, tiny, a .gguf path or hf:OWNER/REPO/FILE; "
-           "repeat to test several", (), "SPEC", repeatable=True),
+    Option(MODEL, _model_specs, "model to test: 20b, 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE or an "
+           "OpenAI-compatible server http(s)://HOST:PORT/v1[#MODEL]; repeat to test several", (), "SPEC",
+           repeatable=True),
     Option(REASONING, _efforts, "reasoning effort, or a comma list to test each (default: medium)",
            ("medium",), "EFFORT[,EFFORT]"),
     Option(SAMPLES, _int_at_least(1, "a positive integer"), "generations per case (default: 1)", 1, "N"),
@@ -190,7 +194,9 @@ OPTIONS: tuple[Option, ...] = (
            "(default: ~/.cache/pytest-gptoss/responses)", None, "PATH"),
     Option(NO_CACHE, _boolean, "neither read nor write the response cache", False, switch=True),
     Option(PARALLEL, _int_at_least(1, "a positive integer"), "generations in flight at once: sequences "
-           "decoded together in one llama.cpp context (default: 8)", 8, "N"),
+           "decoded together in one llama.cpp context, or concurrent requests to a server (default: 8)", 8, "N"),
+    Option(TIMEOUT, _float_in(0.001, 86400.0, "a number of seconds from 0.001 to 86400"), "seconds one request "
+           "to a server may take before it is an error (default: 1800)", 1800.0, "SECONDS"),
     Option(FLASH_ATTN, _choice("auto", "on", "off"), "flash attention for in-process models; auto uses it "
            "where the build and device support it (default: auto)", "auto", "auto|on|off"),
     Option(SANDBOX, _sandbox_mode, "isolation for model-written programs: auto (the strongest that works "
@@ -253,6 +259,7 @@ class Settings:
     parallel: int = 8
     flash_attn: str = "auto"
     sandbox: str = "auto"
+    timeout: float = 1800.0
 
 
 def settings(config: pytest.Config) -> Settings:
@@ -262,8 +269,36 @@ def settings(config: pytest.Config) -> Settings:
         if option.repeatable and isinstance(values[option.name], list):
             # repeated on the command line: one tuple per flag
             values[option.name] = tuple(item for group in values[option.name] for item in group)
-    values[MODEL] = tuple(unique_labels(list(values[MODEL])))
+    values[MODEL] = tuple(unique_labels([_named(spec) for spec in values[MODEL]]))
     return Settings(**{("models" if name == MODEL else name): value for name, value in values.items()})
+
+
+def _named(spec: ModelSpec) -> ModelSpec:
+    """A server spec with its model named: the one ``GET /v1/models`` lists when the spec names none."""
+    if spec.kind != "server" or spec.served is not None:
+        return spec
+    from dataclasses import replace
+
+    from pytest_gptoss import servers
+
+    assert spec.url is not None
+    try:
+        model = servers.only_model(spec.url)
+    except servers.ServerError as exc:
+        raise pytest.UsageError(f"--gptoss-model={spec.spec}: {exc}") from None
+    return replace(spec, served=model, label=servers.served_label(model))
+
+
+def given(config: pytest.Config, name: str) -> str | None:
+    """Where the option ``name`` was set (its flag, environment variable or ini key), or None if it was not."""
+    option = next(option for option in OPTIONS if option.name == name)
+    if config.getoption(f"gptoss_{option.name}") is not None:
+        return option.flag
+    if os.environ.get(option.env):
+        return f"environment variable {option.env}"
+    if config.getini(option.ini):
+        return f"ini {option.ini}"
+    return None
 
 
 def as_plain(settings: Settings) -> dict[str, Any]:

@@ -26,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gptoss: a gpt-oss case collected from a case file")
     settings = options.settings(config)
+    _refuse_in_process_options(config, settings)
     _use_sandbox(settings.sandbox)
     run = Run(settings, config=config)
     if settings.replay is not None:
@@ -63,6 +64,18 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_gptoss.xdist_support import XdistHooks
 
         config.pluginmanager.register(XdistHooks(run), "gptoss-xdist")
+
+
+def _refuse_in_process_options(config: pytest.Config, settings: options.Settings) -> None:
+    """Options that only in-process models read are an error when every model is served."""
+    if not settings.models or any(spec.kind != "server" for spec in settings.models):
+        return
+    for name in options.IN_PROCESS_ONLY:
+        where = options.given(config, name)
+        if where is not None:
+            raise pytest.UsageError(
+                f"{where}: applies to in-process models only; a server's context, GPU layers, threads and "
+                "attention are set where the server is started (see the README's server recipes)")
 
 
 def _use_sandbox(mode: str) -> None:
@@ -142,7 +155,16 @@ class SessionHooks:
             f"temperature {settings.temperature}; top_p {settings.top_p}",
             f"gptoss: up to {settings.parallel} generations in flight per model (--gptoss-parallel); "
             f"flash attention {settings.flash_attn}",
-        ]
+        ] + self._served_note()
+
+    def _served_note(self) -> list[str]:
+        served = [spec.label for spec in self.run.settings.models if spec.kind == "server"]
+        local = [spec.label for spec in self.run.settings.models if spec.kind != "server"]
+        given = [where for name in options.IN_PROCESS_ONLY if (where := options.given(self.config, name))]
+        if not served or not local or not given:
+            return []
+        return [f"gptoss: {', '.join(given)} applies to {', '.join(local)} only, not to the served "
+                f"{', '.join(served)} (a server's own settings are chosen where it is started)"]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # One malformed case file must not stop the others from running; the
@@ -165,7 +187,9 @@ class SessionHooks:
         return (yield)
 
     def _resolve_models(self) -> None:
-        """Find or download every model before any item runs, with progress shown."""
+        """Find or download every model and reach every server before any item runs, with progress shown."""
+        from pytest_gptoss.servers import ServerUnreachable, describe
+
         capture = self.config.pluginmanager.getplugin("capturemanager")
         try:
             if capture is not None:
@@ -173,9 +197,20 @@ class SessionHooks:
                     self.run.resolve_models(download=True)
             else:
                 self.run.resolve_models(download=True)
-        except ModelNotFound as exc:
+        except (ModelNotFound, ServerUnreachable) as exc:
             raise pytest.UsageError(str(exc)) from None
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        for label, identity in self.run.identities.items():
+            if isinstance(identity, dict):
+                line = describe(identity)
+                if self.results is not None:
+                    self.results.models[label] = identity
+            else:  # its cases say so too, as errors
+                line = str(identity)
+                if self.results is not None:
+                    self.results.models[label] = {"error": line}
+            if reporter is not None:
+                reporter.write_line(f"gptoss: model {label}: {line}")
         for label, path in self.run.paths.items():
             if reporter is not None:
                 reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from pytest_gptoss.options import Settings
 from pytest_gptoss.report import CaseResult, Sample, no_final_verdict, with_cut_off
 from pytest_gptoss.transcripts import Writer
 from pytest_gptoss.verdict import Verdict
+
+if TYPE_CHECKING:
+    from pytest_gptoss.servers import Server
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Run:
     #: node ids whose requests were handed over, so none is generated twice
     submitted: set[str] = field(default_factory=set)
     progress: Progress | None = None
+    #: each served model's identity (what its server says of itself), or why it cannot be used
+    identities: dict[str, dict[str, Any] | BackendError] = field(default_factory=dict)
 
     def marker(self, name: str) -> str:
         """A case's category or tag as a registered marker name (``-m math`` works)."""
@@ -59,20 +64,56 @@ class Run:
         return next((s for s in self.settings.models if s.label == label), None)
 
     def resolve_models(self, *, download: bool) -> None:
-        """Find (and, on the controller, download) every model's file."""
+        """Find (and, on the controller, download) every model's file, and ask every server who it is.
+
+        Raises :class:`~pytest_gptoss.servers.ServerUnreachable` when nothing
+        answers at a server's address; any other fault of a server is kept, to
+        be each of its cases' error.
+        """
         for spec in self.settings.models:
-            if spec.label not in self.paths:
+            if spec.kind == "server":
+                try:
+                    self.server_identity(spec.label, unreachable_raises=True)
+                except BackendError:
+                    pass  # kept: each of its cases reports it
+            elif spec.label not in self.paths:
                 self.paths[spec.label] = resolve(spec, download=download)
+
+    def server(self, label: str) -> Server:
+        from pytest_gptoss.servers import Server, api_key
+
+        spec = self.spec(label)
+        assert spec is not None and spec.url is not None and spec.served is not None
+        return Server(spec.url, spec.served, api_key())
+
+    def server_identity(self, label: str, *, unreachable_raises: bool = False) -> dict[str, Any]:
+        """What the server of ``label`` says of itself, asked once per process; a BackendError if it cannot serve."""
+        from pytest_gptoss.servers import ServerError, ServerUnreachable, identity
+
+        if label not in self.identities:
+            try:
+                self.identities[label] = identity(self.server(label))
+            except ServerUnreachable as exc:
+                if unreachable_raises:
+                    raise
+                self.identities[label] = BackendError(str(exc))
+            except ServerError as exc:
+                self.identities[label] = BackendError(str(exc))
+        found = self.identities[label]
+        if isinstance(found, BackendError):
+            raise found
+        return found
 
     def backend(self, label: str) -> Backend:
         if label in self.backends:
             return self.backends[label]
         if self.replay is not None:
             self.backends[label] = self.replay.for_model(label)
+        elif (spec := self.spec(label)) is not None and spec.kind == "server":
+            self.backends[label] = self._served(label)
         else:
             from pytest_gptoss.backends.llama import LlamaBackend
 
-            spec = self.spec(label)
             assert spec is not None
             path = self.paths.get(label) or resolve(spec, download=False)
             backend = LlamaBackend(label, path, self.runtime)
@@ -106,6 +147,18 @@ class Run:
                        "flash_attn": self.settings.flash_attn, "sampling": "auto"},
         }
         return CachedBackend(backend, ResponseCache(self.cache_directory), model, runtime)
+
+    def _served(self, label: str) -> Backend:
+        from pytest_gptoss.backends.openai_server import ServerBackend
+
+        identity = self.server_identity(label)
+        backend = ServerBackend(label, self.server(label), parallel=self.settings.parallel,
+                                timeout=self.settings.timeout, kind=str(identity.get("kind", "")))
+        if self.settings.no_cache:
+            return backend
+        # the server's batching is its own (other clients share it), so --gptoss-parallel is no part of the key
+        return CachedBackend(backend, ResponseCache(self.cache_directory), identity,
+                             {"backend": "openai-chat", "version": SERVER_REQUEST_VERSION})
 
     @property
     def cache_directory(self) -> Path:
@@ -172,6 +225,8 @@ class Run:
 
 #: engine format: bump when the engine's schedule or sampling changes the tokens
 ENGINE_VERSION = 1
+#: the chat request's format: bump when what is sent to a server changes
+SERVER_REQUEST_VERSION = 1
 #: seconds between two progress lines
 PROGRESS_SECONDS = 15.0
 

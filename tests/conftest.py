@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import shutil
 import tempfile
@@ -11,9 +13,16 @@ from collections.abc import Iterator
 # cannot be imported twice in one process, so import them once up front.
 import llama_cpp  # noqa: F401
 import numpy  # noqa: F401
+import openai  # noqa: F401
 import sqlglot  # noqa: F401
 
 import pytest
+
+# The openai client's HTTP library maps the exceptions of its transport by class, loading the
+# transport on first use: loaded inside one pytester run and again in the next, the classes differ.
+for _transport in ("httpcore2", "httpcore"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_transport)
 
 from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory
 

@@ -41,3 +41,14 @@ def test_token_prompts_go_straight_to_the_engine() -> None:
                        re.MULTILINE)
     assert [width for width, _ in rates] == ["1", "3"]
     assert all(float(rate) > 0 for _, rate in rates)
+
+
+def test_the_server_backend_against_the_bare_openai_client() -> None:
+    done = subprocess.run([sys.executable, str(BENCH), "--server", "echo", "--cases", "3", "--samples", "2",
+                           "--rounds", "2", "--parallel", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = re.findall(r"^\| (bare openai client|server backend) \| (\d+) \| (\d+) \|", done.stdout, re.MULTILINE)
+    # the same requests on both sides, every one answered
+    assert rows == [("bare openai client", "12", "24"), ("server backend", "12", "24")]
+    assert re.search(r"\nbackend overhead [+-]\d+\.\d\d ms per request, [+-]\d+\.\d\d% of the backend's wall time\n$",
+                     done.stdout)

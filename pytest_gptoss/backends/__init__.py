@@ -52,13 +52,15 @@ class Generation:
     raw: str = ""
     #: answered from the response cache rather than generated now
     cached: bool = False
+    #: for a served model: the URL and what the response said of the server (model, system_fingerprint)
+    server: dict[str, Any] = field(default_factory=dict)
 
     def to_transcript(self) -> dict[str, Any]:
         """The transcript line (DESIGN section 6), plain data only."""
         data = asdict(self)
         if not data["tool_calls"]:
             del data["tool_calls"]
-        for optional in ("commentary", "raw", "cached"):
+        for optional in ("commentary", "raw", "cached", "server"):
             if not data[optional]:
                 del data[optional]
         return data

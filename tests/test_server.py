@@ -421,12 +421,13 @@ def _smollm2() -> Path:
 
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` with SmolLM2 on 127.0.0.1 at a free port, stopped afterwards."""
+    """llama-cpp-python's server (tests/llama_server.py) with SmolLM2 on 127.0.0.1 at a free port, stopped after."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "wb") as stream:
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(_smollm2()), "--host", "127.0.0.1",
+            [sys.executable, str(Path(__file__).parent / "llama_server.py"), "--model", str(_smollm2()),
+             "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "4096"],
             stdout=stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"

@@ -65,7 +65,7 @@ class LoadedModel:
         _backend_init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
-        if hasattr(params, "use_extra_bufts") and _amx_build() and _amx_weights(path):
+        if hasattr(params, "use_extra_bufts") and avoids_extra_buffer_types(path):
             # llama.cpp's AMX matrix kernels (an extra CPU buffer type) crashed the process on prompts of
             # more than one token (SmolLM2's Q4_1 weights); the plain CPU kernels do not. Other models
             # (gpt-oss's MXFP4 experts) keep the extra buffer types and their weight repacking.
@@ -183,6 +183,11 @@ def _backend_init() -> None:
         llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
         llama_cpp.llama_backend_init()
         _BACKEND_READY = True
+
+
+def avoids_extra_buffer_types(path: Path) -> bool:
+    """Whether ``path`` must load without llama.cpp's extra CPU buffer types (its AMX kernels), see LoadedModel."""
+    return _amx_build() and _amx_weights(path)
 
 
 def _amx_build() -> bool:

@@ -207,6 +207,28 @@ _GGUF_SCALARS: dict[int, tuple[str, int]] = {
 _STRING, _ARRAY = 8, 9
 
 
+def read_gguf_tensors(path: Path, metadata: dict[str, Any]) -> tuple[list[tuple[str, int]], int]:
+    """The tensor table of a GGUF file: (name, ggml type) of each tensor, and the offset where the table ends.
+
+    ``metadata`` is what :func:`read_gguf_metadata` read from the same file.
+    Raises ``struct.error`` where the file ends inside the table.
+    """
+    tensors: list[tuple[str, int]] = []
+    with open(path, "rb") as stream:
+        stream.seek(8)
+        (count,) = struct.unpack("<Q", stream.read(8))
+        stream.seek(int(metadata["GGUF.header_bytes"]))
+        for _ in range(count):
+            (length,) = struct.unpack("<Q", stream.read(8))
+            name = stream.read(length).decode("utf-8", "replace")
+            (dims,) = struct.unpack("<I", stream.read(4))
+            stream.seek(8 * dims, os.SEEK_CUR)
+            (kind,) = struct.unpack("<I", stream.read(4))
+            stream.seek(8, os.SEEK_CUR)
+            tensors.append((name, kind))
+        return tensors, stream.tell()
+
+
 def read_gguf_metadata(path: Path, want: Callable[[str], bool] = lambda key: True) -> dict[str, Any]:
     """Read the GGUF header's key/value metadata without touching tensor data.
 

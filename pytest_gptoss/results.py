@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_gptoss.models import SPLIT_SUFFIX, read_gguf_metadata
+from pytest_gptoss.models import SPLIT_SUFFIX, read_gguf_metadata, read_gguf_tensors
 
 FORMAT_VERSION = 1
 #: outcomes that count as "the case holds" for the gate
@@ -83,22 +83,9 @@ def _identity(name: str, _size: int, _mtime_ns: int) -> dict[str, Any]:
 def _tensor_table_end(path: Path, metadata: Mapping[str, Any]) -> int:
     """Where the tensor table ends: the header, metadata and tensor infos all lie before it."""
     try:
-        return _scan_tensor_table(path, metadata)
+        return read_gguf_tensors(path, dict(metadata))[1]
     except struct.error:
         raise ValueError(f"{path} ends inside its GGUF tensor table (truncated, or not GGUF)") from None
-
-
-def _scan_tensor_table(path: Path, metadata: Mapping[str, Any]) -> int:
-    with open(path, "rb") as stream:
-        stream.seek(8)
-        (tensors,) = struct.unpack("<Q", stream.read(8))
-        stream.seek(int(metadata["GGUF.header_bytes"]))
-        for _ in range(tensors):
-            (length,) = struct.unpack("<Q", stream.read(8))
-            stream.seek(length, os.SEEK_CUR)
-            (dims,) = struct.unpack("<I", stream.read(4))
-            stream.seek(8 * dims + 4 + 8, os.SEEK_CUR)
-        return stream.tell()
 
 
 def _shards(path: Path) -> list[Path]:

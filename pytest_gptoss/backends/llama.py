@@ -203,25 +203,10 @@ AMX_TYPES = frozenset({2, 3, 8, 12, 13, 14, 23})
 
 def _amx_weights(path: Path) -> bool:
     """Whether a matrix of the model (any weight but the token embeddings) has a type AMX kernels take."""
-    import struct
+    from pytest_gptoss.models import read_gguf_metadata, read_gguf_tensors
 
-    from pytest_gptoss.models import read_gguf_metadata
-
-    metadata = read_gguf_metadata(path, lambda key: False)
-    with open(path, "rb") as stream:
-        stream.seek(8)
-        (tensors,) = struct.unpack("<Q", stream.read(8))
-        stream.seek(int(metadata["GGUF.header_bytes"]))
-        for _ in range(tensors):
-            (length,) = struct.unpack("<Q", stream.read(8))
-            name = stream.read(length)
-            (dims,) = struct.unpack("<I", stream.read(4))
-            stream.seek(8 * dims, 1)
-            (kind,) = struct.unpack("<I", stream.read(4))
-            stream.seek(8, 1)
-            if kind in AMX_TYPES and name != b"token_embd.weight":
-                return True
-    return False
+    tensors, _ = read_gguf_tensors(path, read_gguf_metadata(path, lambda key: False))
+    return any(kind in AMX_TYPES and name != "token_embd.weight" for name, kind in tensors)
 
 
 def load(path: Path, runtime: Runtime) -> LoadedModel:

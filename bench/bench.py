@@ -235,29 +235,34 @@ def main() -> int:
     return 0
 
 
+def _token_prompts(mode: str, vocab: int, length: int, count: int) -> list[tuple[int, ...]]:
+    """``count`` prompts of random ordinary token ids (gpt-oss's special tokens sit above 200,000)."""
+    import random
+
+    low, high = min(1000, vocab // 2), min(vocab, 200_000)
+    draw = random.Random(0)
+    first = tuple(draw.randrange(low, high) for _ in range(length))
+    if mode == "same":
+        return [first] * count
+    if mode == "constant":
+        return [(first[0],) * length] * count
+    return [first] + [tuple(draw.randrange(low, high) for _ in range(length)) for _ in range(count - 1)]
+
+
 def token_prompts(path: Path, args: argparse.Namespace, parallel: list[int]) -> int:
     """Requests of random token ids straight into the engine: which inputs make batching cheap."""
-    import random
 
     from pytest_gptoss.backends.engine import EngineRequest
 
     count = args.samples or max(parallel)
+    import llama_cpp
+
     rates = {}
     for width in [1, *parallel]:
         backend = backend_for(path, args, width, share=False)
-        import llama_cpp
-
         vocab = llama_cpp.llama_vocab_n_tokens(backend.model.vocab)
-        # ordinary tokens: gpt-oss's special tokens sit above 200,000
-        low, high = min(1000, vocab // 2), min(vocab, 200_000)
-        draw = random.Random(0)
-        first = [draw.randrange(low, high) for _ in range(args.prompt_tokens)]
-        prompts = {
-            "distinct": lambda: [draw.randrange(low, high) for _ in range(args.prompt_tokens)],
-            "same": lambda: first,
-            "constant": lambda: [first[0]] * args.prompt_tokens,
-        }[args.token_prompts]
-        work = [EngineRequest(tuple(prompts()), args.max_tokens, index, 1.0, 1.0, frozenset()) for index in range(count)]
+        work = [EngineRequest(prompt, args.max_tokens, index, 1.0, 1.0, frozenset())
+                for index, prompt in enumerate(_token_prompts(args.token_prompts, vocab, args.prompt_tokens, count))]
         engine = backend.engine
         for future in engine.submit([EngineRequest(r.prompt, 4, r.seed, 1.0, 1.0, frozenset()) for r in work]):
             future.result()
@@ -265,7 +270,8 @@ def token_prompts(path: Path, args: argparse.Namespace, parallel: list[int]) -> 
         for future in engine.submit(work):
             future.result()
         after = engine.stats()
-        rates[width] = (after["decode_tokens"] - before["decode_tokens"]) / (after["decode_seconds"] - before["decode_seconds"])
+        tokens = after["decode_tokens"] - before["decode_tokens"]
+        rates[width] = tokens / (after["decode_seconds"] - before["decode_seconds"])
         backend.close()
         print(f"{width} in flight: {count} {args.token_prompts} prompts of {args.prompt_tokens} tokens, "
               f"decode {rates[width]:.1f} tokens/s")

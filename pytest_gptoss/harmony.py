@@ -217,7 +217,7 @@ def parse_completion(text: str) -> Parsed:
             continue
         content, terminator = _until_terminator(rest)
         messages.append(_message_from_header(header, content))
-        finish_reason = {RETURN: "stop", CALL: "tool_call", END: "end"}.get(terminator, "length")
+        finish_reason = {RETURN: "stop", CALL: "tool_call", END: "end"}.get(terminator or "", "length")
         if terminator in STOP_TOKENS:
             break
     if text.endswith((RETURN, ENDOFTEXT)):

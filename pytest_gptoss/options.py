@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -222,8 +222,8 @@ def add_options(parser: pytest.Parser) -> None:
             metavar=option.metavar,
             help=help_text,
         )
-        parser.addini(option.ini, f"{option.help} (same as {option.flag})",
-                      type="linelist" if option.repeatable else "string")
+        kind: Literal["linelist", "string"] = "linelist" if option.repeatable else "string"
+        parser.addini(option.ini, f"{option.help} (same as {option.flag})", type=kind)
 
 
 def _argparse_type(option: Option) -> Callable[[str], Any]:

@@ -14,8 +14,8 @@ import pytest
 from pytest_gptoss import checkers
 from pytest_gptoss.backends import Backend, BackendError, Generation, Request, sample_seed
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.cases import Case
 from pytest_gptoss.cache import CachedBackend, ResponseCache
+from pytest_gptoss.cases import Case
 from pytest_gptoss.models import ModelSpec, cache_dir, resolve
 from pytest_gptoss.options import Settings
 from pytest_gptoss.report import CaseResult, Sample, no_final_verdict, with_cut_off

@@ -314,7 +314,9 @@ def _run(
     finally:
         os.close(status_w)
 
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    out_pipe, err_pipe = proc.stdout, proc.stderr
+    assert out_pipe is not None and err_pipe is not None  # both are pipes
+    out_fd, err_fd = out_pipe.fileno(), err_pipe.fileno()
     buffers = {out_fd: bytearray(), err_fd: bytearray(), status_r: bytearray()}
     truncated = {out_fd: False, err_fd: False}
     host_reason: str | None = None
@@ -351,8 +353,8 @@ def _run(
             _stop(proc)
         _finish(proc)
         os.close(status_r)
-        proc.stdout.close()
-        proc.stderr.close()
+        out_pipe.close()
+        err_pipe.close()
 
     status = _parse_status(buffers[status_r].decode("utf-8", "replace"))
     stderr = buffers[err_fd].decode("utf-8", "replace")
@@ -507,7 +509,9 @@ def _view(workdir: str, python: str) -> dict:
     for path in sorted(python_paths | set(SYSTEM_PATHS)):
         if os.path.islink(path) and os.path.dirname(path) == "/":
             symlinks[path] = os.readlink(path)
-        elif os.path.exists(path) and not any(_inside(path, other) for other in python_paths | set(SYSTEM_PATHS) - {path}):
+        elif os.path.exists(path) and not any(
+            _inside(path, other) for other in python_paths | set(SYSTEM_PATHS) - {path}
+        ):
             read_only.append(os.path.realpath(path))
     return {"root": os.path.join(os.path.dirname(workdir), "root"), "workdir": workdir,
             "read_only": read_only, "symlinks": symlinks}

@@ -142,7 +142,8 @@ def _supervise(config: dict, program: list[str]) -> int:
             if mode == "bwrap":
                 # init's command line is visible inside: it carries no host paths
                 inside = {key: value for key, value in config.items() if key not in ("bwrap", "bwrap_self")}
-                init = [program[0], "-I", "-S", "-B", config["bwrap_self"], "init", encode_config(inside), "--", *program]
+                init = [program[0], "-I", "-S", "-B", config["bwrap_self"], "init", encode_config(inside), "--",
+                        *program]
                 os.execv(config["bwrap"][0], [*config["bwrap"], *init])
             _init(config, program)
         except BaseException as exc:

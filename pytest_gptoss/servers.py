@@ -264,7 +264,8 @@ def _sha256(text: Any) -> str | None:
 def describe(found: dict[str, Any]) -> str:
     """One line for the terminal: the model, where it is served and by what."""
     kind = found.get("kind", "openai-compatible")
-    native = found.get(kind) if isinstance(found.get(kind), dict) else {}
+    said_of_itself = found.get(kind)
+    native = said_of_itself if isinstance(said_of_itself, dict) else {}
     version = native.get("build_info") or native.get("version") or native.get("quantization") or ""
     said = f"{kind} {version}".strip()
     line = f"{found['model']} served at {found['server']} ({said})"

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 import llama_cpp  # noqa: F401
 import numpy  # noqa: F401
 import openai  # noqa: F401
-import sqlglot  # noqa: F401
-
 import pytest
+import sqlglot  # noqa: F401
 
 # The openai client's HTTP library maps the exceptions of its transport by class, loading the
 # transport on first use: loaded inside one pytester run and again in the next, the classes differ.
@@ -24,7 +23,7 @@ for _transport in ("httpcore2", "httpcore"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_transport)
 
-from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory
+from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory  # noqa: E402 (after the transports)
 
 
 @pytest.fixture(scope="session", autouse=True)

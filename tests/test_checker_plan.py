@@ -7,11 +7,11 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import assert_fails, assert_passes
 
 from pytest_gptoss.checkers import plan
 from pytest_gptoss.checkers.plan import Crossing, Unreadable
 from pytest_gptoss.verdict import SpecError, Verdict
-from verdicts import assert_fails, assert_passes
 
 PUZZLE = plan.PUZZLES["river-crossing-5"]
 SPEC = {"puzzle": "river-crossing-5"}

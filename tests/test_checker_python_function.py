@@ -7,10 +7,10 @@ import textwrap
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from verdicts import assert_passes
 
 from pytest_gptoss.checkers import python_function as pf
 from pytest_gptoss.verdict import SpecError, Verdict
-from verdicts import assert_passes
 
 # The seed article's code-understanding question, verbatim.
 MYSTERY = """\

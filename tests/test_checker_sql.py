@@ -11,11 +11,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import assert_fails, assert_passes
 
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers import sql
 from pytest_gptoss.verdict import SpecError, Verdict
-from verdicts import assert_fails, assert_passes
 
 # --- the seed article's two tasks, schemas, data and reference answers verbatim
 
@@ -39,12 +39,12 @@ CREATE TABLE customers (
     registration_date DATE
 );
 
-INSERT INTO customers VALUES 
+INSERT INTO customers VALUES
 (1, '小明', '北京', '2022-01-01'),
 (2, '小红', '上海', '2022-02-15'),
 (3, '小刚', '广州', '2021-12-20');
 
-INSERT INTO orders VALUES 
+INSERT INTO orders VALUES
 (101, 1, '笔记本电脑', 2, 5000.00, '2023-03-01'),
 (102, 1, '鼠标', 3, 50.00, '2023-03-05'),
 (103, 2, '键盘', 1, 200.00, '2023-03-10'),
@@ -52,7 +52,7 @@ INSERT INTO orders VALUES
 """
 
 ORDERS_REFERENCE = """\
-SELECT c.city, 
+SELECT c.city,
        SUM(o.quantity * o.unit_price) as total_amount
 FROM customers c
 JOIN orders o ON c.customer_id = o.customer_id
@@ -95,17 +95,17 @@ CREATE TABLE classes (
 );
 
 INSERT INTO classes VALUES (1, '高一(1)班', 1), (2, '高一(2)班', 1);
-INSERT INTO students VALUES 
+INSERT INTO students VALUES
 (1, '张同学', 1, '2007-05-15'),
 (2, '李同学', 1, '2007-08-20'),
 (3, '王同学', 2, '2007-03-10');
 
-INSERT INTO courses VALUES 
+INSERT INTO courses VALUES
 (1, '数学', 4, '陈老师'),
 (2, '语文', 4, '刘老师'),
 (3, '英语', 3, '王老师');
 
-INSERT INTO scores VALUES 
+INSERT INTO scores VALUES
 (1, 1, 95, '2023-06-15'),
 (1, 2, 88, '2023-06-16'),
 (2, 1, 78, '2023-06-15'),
@@ -115,7 +115,7 @@ INSERT INTO scores VALUES
 
 SCORES_REFERENCE = """\
 WITH class_math_max AS (
-    SELECT cl.class_id, 
+    SELECT cl.class_id,
            cl.class_name,
            MAX(sc.score) as max_math_score
     FROM classes cl
@@ -143,7 +143,7 @@ JOIN students st ON cmm.class_id = st.class_id
 JOIN scores sc ON st.student_id = sc.student_id
 JOIN courses co ON sc.course_id = co.course_id
 JOIN student_avg sa ON st.student_id = sa.student_id
-WHERE co.course_name = '数学' 
+WHERE co.course_name = '数学'
   AND sc.score = cmm.max_math_score;
 """
 

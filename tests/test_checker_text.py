@@ -8,11 +8,11 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import assert_passes
 
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers.text import check, fold, snippet, validate
 from pytest_gptoss.verdict import SpecError, Verdict
-from verdicts import assert_passes
 
 ANSWER = "答案：A 最多可以喝 2700 毫升（约 2.7 L），需要 4 个大瓶。"
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from pytest_gptoss import checkers
 from pytest_gptoss.cases import parse_yaml
 from pytest_gptoss.options import OPTIONS

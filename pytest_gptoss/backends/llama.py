@@ -323,7 +323,7 @@ class LlamaBackend:
 
     def _generation(self, request: Request, engine_request: EngineRequest, result: EngineResult) -> Generation:
         tokens = list(result.tokens)
-        common = dict(
+        common: dict[str, Any] = dict(
             case=request.case,
             model=self.label,
             reasoning=request.reasoning,

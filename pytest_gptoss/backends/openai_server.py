@@ -276,8 +276,8 @@ def generation_from(data: dict[str, Any], request: Request, label: str, seconds:
         content, reasoning, commentary = parsed.final, parsed.analysis, parsed.commentary
         if not parsed.has_final and finish == "stop":
             finish = parsed.finish_reason
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    details = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) else {}
+    usage = _object(data.get("usage"))
+    details = _object(usage.get("completion_tokens_details"))
     completion_tokens = _count(usage.get("completion_tokens"))
     has_final = bool(content.strip())
     reasoning_tokens = _count(details.get("reasoning_tokens"))
@@ -310,6 +310,11 @@ def _text(value: Any) -> str:
         return "".join(part.get("text", "") for part in value if isinstance(part, dict)
                        and isinstance(part.get("text"), str))
     return ""
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of the response, or an empty one where the server sent something else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _count(value: Any) -> int:

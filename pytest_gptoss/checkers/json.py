@@ -229,7 +229,7 @@ class _NonFinite:
         self.token = token
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict[str, Any]):
     duplicate: str | None = None
 
 
@@ -413,7 +413,7 @@ def check(spec: Any, text: str) -> Verdict:
     parsed = _parse(spec)
     expected = _expected(parsed)
 
-    def fail(found: str, why: str, where: str = "", error: bool = False, **details: Any) -> Verdict:
+    def fail(found: str, why: str, where: str = "", error: bool = False, **details: object) -> Verdict:
         return Verdict(False, CHECKER, expected, found, where, why, error=error, details=details)
 
     try:
@@ -452,7 +452,7 @@ def check(spec: Any, text: str) -> Verdict:
         problems += [p for p in _sequence_problems(parsed, instance) if p.path not in reported]
 
     located = [_Problem(p.path, p.message, _span_of(text, p.path, items, found)) for p in problems]
-    details = {
+    details: dict[str, Any] = {
         "values": count,
         "source": found.source,
         "problems": [{"path": _json_path(p.path), "message": p.message} for p in located],

@@ -115,7 +115,9 @@ def closing_brace(text: str, start: int) -> int | None:
 _State = tuple[list[str], list[int], list[int]]
 
 
-def _rewrite(pattern: re.Pattern[str], pieces: Callable[[re.Match[str]], Sequence[_Piece] | None]) -> Callable[..., _State]:
+def _rewrite(
+    pattern: re.Pattern[str], pieces: Callable[[re.Match[str]], Sequence[_Piece] | None]
+) -> Callable[..., _State]:
     def step(chars: list[str], starts: list[int], ends: list[int]) -> _State:
         text = "".join(chars)
         out_c: list[str] = []
@@ -131,12 +133,12 @@ def _rewrite(pattern: re.Pattern[str], pieces: Callable[[re.Match[str]], Sequenc
             out_e += ends[at:match.start()]
             for piece in replacement:
                 if len(piece) == 2:
-                    lo, hi = piece  # type: ignore[misc]
+                    lo, hi = piece
                     out_c += chars[lo:hi]
                     out_s += starts[lo:hi]
                     out_e += ends[lo:hi]
                 else:
-                    new, lo, hi = piece  # type: ignore[misc]
+                    new, lo, hi = piece
                     hi = max(hi, lo + 1)
                     out_c += list(new)
                     out_s += [starts[min(lo, len(starts) - 1)]] * len(new)
@@ -204,8 +206,8 @@ def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _latex_wrappers(chars: list[str], starts: list[int], ends: list[int]) -> _State:
     text = "".join(chars)
-    drop = set()
-    for match in re.finditer(r"\\(?:%s)\s*\{" % "|".join(WRAPPERS), text):
+    drop: set[int] = set()
+    for match in re.finditer(r"\\(?:" + "|".join(WRAPPERS) + r")\s*\{", text):
         close = closing_brace(text, match.end())
         if close is not None:
             drop.update(range(match.start(), match.end()))

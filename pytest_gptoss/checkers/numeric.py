@@ -207,7 +207,7 @@ def _exact(value: Any, key: str) -> Fraction:
 # -- reading numbers ----------------------------------------------------------
 
 # Length-preserving, so positions in the folded text are positions in the answer.
-_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FOLD: dict[int, int | str] = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FOLD.update({0x3000: " ", 0x2212: "-", 0x2012: "-", 0x2013: "-", 0xFE63: "-", 0xFFE5: "¥", 0xFE6A: "%"})
 
 _CN_DIGITS = {
@@ -326,14 +326,14 @@ def _read(match: re.Match[str]) -> tuple[Fraction, Unit | None, bool] | None:
         return (-value if match.group("frac_sign") else value), None, True
     if match.group("cnfrac"):
         den_text, num_text = match.group("cnfrac_den"), match.group("cnfrac_num")
-        den = int(den_text) if den_text.isdigit() else _chinese_integer(den_text)
+        parts = int(den_text) if den_text.isdigit() else _chinese_integer(den_text)
         num = Fraction(num_text) if num_text[0].isdigit() else _chinese_number(num_text)
-        if not den or num is None:
+        if not parts or num is None:
             return None
         sign = -1 if match.group("cnfrac_neg") else 1
-        if den in (100, 1000):
-            return sign * num, UNITS["%" if den == 100 else "‰"], True
-        return sign * num / den, None, True
+        if parts in (100, 1000):
+            return sign * num, UNITS["%" if parts == 100 else "‰"], True
+        return sign * num / parts, None, True
     if match.group("arabic"):
         digits = re.sub(r"[^0-9]", "", match.group("int")) + (match.group("dec") or "")
         exponent = int(match.group("exp") or match.group("exp10") or 0)
@@ -349,12 +349,12 @@ def _read(match: re.Match[str]) -> tuple[Fraction, Unit | None, bool] | None:
     if run in _CN_IDIOMS:
         return None
     dec = match.group("cn_dec")
-    value = _chinese_number(run + ("点" + dec if dec else ""))
-    if value is None:
+    number = _chinese_number(run + ("点" + dec if dec else ""))
+    if number is None:
         return None
     negative = bool(match.group("cn_neg"))
     strong = negative or bool(dec) or len(run) > 1
-    return (-value if negative else value), None, strong
+    return (-number if negative else number), None, strong
 
 
 def _chinese_number(text: str) -> Fraction | None:

@@ -45,7 +45,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
@@ -80,30 +80,34 @@ class Reading(NamedTuple):
     plain: bool = True
 
 
-class Puzzle(ABC):
+#: a puzzle's state
+S = TypeVar("S", bound=Hashable)
+
+
+class Puzzle(ABC, Generic[S]):
     """A puzzle as a state machine, plus how its moves are written in answers."""
 
     key: str
     title: str
 
     @abstractmethod
-    def initial(self) -> Hashable:
+    def initial(self) -> S:
         """The starting state."""
 
     @abstractmethod
-    def moves(self, state: Hashable) -> Iterable[Any]:
+    def moves(self, state: S) -> Iterable[Any]:
         """Every move worth trying from ``state``, in a fixed order (for search)."""
 
     @abstractmethod
-    def apply(self, state: Hashable, move: Any) -> tuple[Hashable | None, Any, str]:
+    def apply(self, state: S, move: Any) -> tuple[S | None, Any, str]:
         """``(new state, the move as made, "")``, or ``(None, move, why it cannot be made)``."""
 
     @abstractmethod
-    def hazard(self, state: Hashable) -> str:
+    def hazard(self, state: S) -> str:
         """Why ``state`` is unsafe, or ""."""
 
     @abstractmethod
-    def unfinished(self, state: Hashable) -> str:
+    def unfinished(self, state: S) -> str:
         """Why ``state`` is not the goal, or "" when it is."""
 
     @abstractmethod
@@ -122,7 +126,7 @@ class Puzzle(ABC):
         """A move in a few words."""
 
     @abstractmethod
-    def describe_state(self, state: Hashable) -> str:
+    def describe_state(self, state: S) -> str:
         """A state in one line."""
 
 
@@ -154,7 +158,7 @@ LEFT, RIGHT = "left", "right"
 
 
 @dataclass(frozen=True)
-class RiverCrossing(Puzzle):
+class RiverCrossing(Puzzle[Banks]):
     """A farmer ferries items across a river; some items eat others when he is away."""
 
     key: str
@@ -305,7 +309,7 @@ RIVER_CROSSING_3 = RiverCrossing(
 )
 
 #: puzzle key -> puzzle; a new puzzle is one :class:`Puzzle` and one line here
-PUZZLES: dict[str, Puzzle] = {p.key: p for p in (RIVER_CROSSING_5, RIVER_CROSSING_3)}
+PUZZLES: dict[str, Puzzle[Any]] = {p.key: p for p in (RIVER_CROSSING_5, RIVER_CROSSING_3)}
 
 
 # --- replay and search -----------------------------------------------------------
@@ -522,7 +526,7 @@ def read_plan(puzzle: Puzzle, text: str) -> Plan:
 
 
 def _steps_of(puzzle: Puzzle, candidate: _List) -> list[PlanStep]:
-    steps = []
+    steps: list[PlanStep] = []
     for entry in candidate.entries:
         chosen: tuple[_Piece, list[Reading]] | None = None
         for piece in entry.pieces:
@@ -614,9 +618,9 @@ def _lists(text: str) -> list[_List]:
 
 
 def _table(rows: list[tuple[str, int, int]], first_line: int) -> _List:
-    cells = []
-    for offset, (line, start, end) in enumerate(rows):
-        row = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+    cells: list[tuple[list[str], int, tuple[int, int]]] = []
+    for offset, (source, start, end) in enumerate(rows):
+        row = [c.strip() for c in re.split(r"(?<!\\)\|", source.strip().strip("|"))]
         if any(row) and all(re.fullmatch(r":?-{2,}:?", c.replace(" ", "")) for c in row if c):
             continue  # the header's rule
         cells.append((row, first_line + offset, (start, end)))

@@ -470,7 +470,7 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     if not failures and result.stopped_at is None:
         return Verdict(True, NAME, expected, f"all {len(inputs)} results agree", where, details=details)
 
-    if not failures:  # the answer hung or crashed on one input
+    if not failures and result.stopped_at is not None:  # the answer hung or crashed on one input
         args = inputs[result.stopped_at]
         call = _call(function, args)
         details.update(input=_clip(repr(list(args))), call=call)
@@ -518,11 +518,12 @@ def function_code(text: str, function: str) -> CodeBlock | None:
         for n in range(block.line - 1, min(block.line - 1 + len(block.code.splitlines()), len(lines))):
             if not _FENCE_LINE.match(lines[n]):
                 lines[n] = ")"
-        block = extract_code("\n".join(lines))
-        if block is None or block.index in seen or block.index == 0 or block.syntax_error:
+        following = extract_code("\n".join(lines))
+        if following is None or following.index in seen or following.index == 0 or following.syntax_error:
             return chosen
-        if _defines_in(block.code, function):
-            return block
+        if _defines_in(following.code, function):
+            return following
+        block = following
         seen.add(block.index)
 
 
@@ -846,7 +847,7 @@ def _fresh(value: Any, candidates: Iterator[Any] | tuple[Any, ...]) -> Iterator[
 
 
 def _first(values: Iterator[Any], n: int) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for value in values:
         if len(out) == n:
             break

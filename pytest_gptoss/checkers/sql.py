@@ -14,6 +14,7 @@ Spec keys: ``setup``, ``reference`` (required), ``dialect``, ``ordered``,
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import sqlite3
@@ -397,12 +398,16 @@ _ACTION_NAMES = {
 _SCHEMA_TABLES = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
 
 
+def _fetch_all(db: sqlite3.Connection, statement: str) -> list[Any]:
+    return db.execute(statement).fetchall()
+
+
 def _build_database(statements: list[str], timeout: float) -> sqlite3.Connection:
     """An in-memory database with ``statements`` run on it, no authorizer yet."""
     db = sqlite3.connect(":memory:", isolation_level=None)
     for number, statement in enumerate(statements, 1):
         try:
-            _with_deadline(db, timeout, lambda statement=statement: db.execute(statement).fetchall())
+            _with_deadline(db, timeout, functools.partial(_fetch_all, db, statement))
         except _QueryFailed as exc:
             db.close()
             message = f"statement {number} ({_one_line(statement, 80)}): {exc.message}"
@@ -516,7 +521,7 @@ def _same_row(a: Row, b: Row, float_tol: float) -> bool:
 
 
 def _exact_key(row: Row) -> tuple[Any, ...]:
-    key = []
+    key: list[tuple[Any, ...]] = []
     for value in row:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             key.append(("n", int(value)))
@@ -808,10 +813,10 @@ def _judge_answer(
     matching = _likely_matching(
         expected, result, free_order=settings.free_order, extra_columns=settings.extra_columns
     )
-    why = compare_rows(expected.rows, _project(result.rows, matching), ordered=ordered,
-                       float_tol=settings.float_tol, tie_columns=tie_columns)
-    if why is None:  # only when the search for a matching was cut short
-        why = f"no matching of columns found within {MAX_MATCHINGS} tries"
+    mismatch = compare_rows(expected.rows, _project(result.rows, matching), ordered=ordered,
+                            float_tol=settings.float_tol, tie_columns=tie_columns)
+    # None only when the search for a matching was cut short
+    why = mismatch if mismatch is not None else f"no matching of columns found within {MAX_MATCHINGS} tries"
     if matching != tuple(range(width)):
         names = ", ".join(result.columns[k] for k in matching)
         why = f"comparing found columns ({names}): {why}"

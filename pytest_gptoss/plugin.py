@@ -70,12 +70,16 @@ def _refuse_in_process_options(config: pytest.Config, settings: options.Settings
     """Options that only in-process models read are an error when every model is served."""
     if not settings.models or any(spec.kind != "server" for spec in settings.models):
         return
-    for name in options.IN_PROCESS_ONLY:
-        where = options.given(config, name)
-        if where is not None:
-            raise pytest.UsageError(
-                f"{where}: applies to in-process models only; a server's context, GPU layers, threads and "
-                "attention are set where the server is started (see the README's server recipes)")
+    given = _in_process_options_given(config)
+    if given:
+        raise pytest.UsageError(
+            f"{given[0]}: applies to in-process models only; a server's context, GPU layers, threads and "
+            "attention are set where the server is started (see the README's server recipes)")
+
+
+def _in_process_options_given(config: pytest.Config) -> list[str]:
+    """Where each option that only in-process models read was given (its flag, ini key or variable)."""
+    return [where for name in options.IN_PROCESS_ONLY if (where := options.given(config, name)) is not None]
 
 
 def _use_sandbox(mode: str) -> None:
@@ -160,7 +164,7 @@ class SessionHooks:
     def _served_note(self) -> list[str]:
         served = [spec.label for spec in self.run.settings.models if spec.kind == "server"]
         local = [spec.label for spec in self.run.settings.models if spec.kind != "server"]
-        given = [where for name in options.IN_PROCESS_ONLY if (where := options.given(self.config, name))]
+        given = _in_process_options_given(self.config)
         if not served or not local or not given:
             return []
         return [f"gptoss: {', '.join(given)} applies to {', '.join(local)} only, not to the served "

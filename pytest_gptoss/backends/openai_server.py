@@ -206,22 +206,23 @@ class ServerBackend:
                                    "not retried, since the same generation would take as long again") from None
             except openai.APIConnectionError as exc:
                 fault = connection_failure(exc)
+                failure = f"{where}: {fault}"
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 fault = f"answered {status_line(exc, self.server.key)}"
+                failure = f"{where} {fault}"
                 if status in (401, 403):
-                    raise BackendError(f"{where} {fault}; set GPTOSS_API_KEY (or OPENAI_API_KEY) to the "
+                    raise BackendError(f"{failure}; set GPTOSS_API_KEY (or OPENAI_API_KEY) to the "
                                        "server's API key") from None
                 if status == 404 or (status in (400, 422) and _about_the_model(str(exc.body))):
-                    raise BackendError(f"{where} {fault}; it has no model '{self.server.model}' there, or the "
+                    raise BackendError(f"{failure}; it has no model '{self.server.model}' there, or the "
                                        "URL is not the API's base (it usually ends in /v1)") from None
                 if status not in RETRYABLE_STATUS and status < 500:
-                    raise BackendError(f"{where} {fault}") from None
+                    raise BackendError(failure) from None
                 retry_after = _retry_after(exc.response.headers)
             if attempt == RETRIES or self._closed.is_set():
                 tries = f" ({attempt + 1} attempts)" if attempt else ""
-                raise BackendError(f"{where}: {fault}{tries}" if not fault.startswith("answered")
-                                   else f"{where} {fault}{tries}")
+                raise BackendError(failure + tries)
             delay = retry_after if retry_after is not None else min(BACKOFF * 2 ** attempt, MAX_BACKOFF)
             if self._closed.wait(delay):
                 raise BackendError(f"{where}: the run stopped while waiting to retry ({fault})")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_gptoss.backends import Backend, Generation, Request, done
+from pytest_gptoss.files import atomic_path
 
 FORMAT_VERSION = 1
 #: what every stored transcript holds, and the type it holds it as
@@ -74,15 +73,8 @@ class ResponseCache:
     def put(self, key: str, transcript: Mapping[str, Any]) -> None:
         """Store atomically, so concurrent workers never read half a file."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(dict(transcript), stream, ensure_ascii=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(dict(transcript), ensure_ascii=False), encoding="utf-8")
 
 
 class CachedBackend:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from pytest_gptoss import checkers
+from pytest_gptoss.checkers.registry import Registry
 from pytest_gptoss.harmony import REASONING_EFFORTS
 from pytest_gptoss.verdict import SpecError
 
@@ -56,7 +57,8 @@ class Case:
     file: str
     line: int
     messages: tuple[tuple[str, str], ...]
-    check: Any
+    #: the case's check, every checker's spec parsed
+    check: checkers.Check
     category: str | None = None
     reasoning: str | None = None
     max_tokens: int | None = None
@@ -98,8 +100,11 @@ def nearest_cases(start: Path) -> Path | None:
     return None
 
 
-def load_file(path: Path, display: str | None = None) -> list[Case]:
-    """Read and validate one case file; raise :class:`CaseFileError` listing every problem."""
+def load_file(path: Path, display: str | None = None, registry: Registry | None = None) -> list[Case]:
+    """Read and validate one case file; raise :class:`CaseFileError` listing every problem.
+
+    ``registry`` holds the checkers its cases can name (by default the installed ones).
+    """
     name = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -119,7 +124,7 @@ def load_file(path: Path, display: str | None = None) -> list[Case]:
         raise CaseFileError([Problem(name, line, f"not valid YAML: {problem}")]) from None
     lines = _NodeLines(node)
     problems = list(lines.duplicate_keys(name))
-    cases = _Validator(path, name, lines, problems).file(data)
+    cases = _Validator(path, name, lines, problems, registry or Registry()).file(data)
     if problems:
         raise CaseFileError(problems)
     return cases
@@ -162,8 +167,9 @@ class _NodeLines:
 
 
 class _Validator:
-    def __init__(self, path: Path, name: str, lines: _NodeLines, problems: list[Problem]) -> None:
+    def __init__(self, path: Path, name: str, lines: _NodeLines, problems: list[Problem], registry: Registry) -> None:
         self.path = path
+        self.registry = registry
         self.name = name
         self.lines = lines
         self.problems = problems
@@ -232,12 +238,12 @@ class _Validator:
         if messages and context:
             messages = self.with_context(messages, context, bad)
 
-        check = merged.get("check")
-        if check is None:
+        raw_check, check = merged.get("check"), None
+        if raw_check is None:
             bad("check", "missing; every case needs a checker (numeric, text, sql, code, ...)")
         else:
             try:
-                checkers.validate(check)
+                check = checkers.parse(raw_check, self.registry)
             except SpecError as exc:
                 bad(("check",) + exc.path, exc.message)
 
@@ -270,7 +276,7 @@ class _Validator:
         category = merged.get("category")
         if category is not None and not isinstance(category, str):
             bad("category", "use a string")
-        if len(self.problems) > before or not messages:
+        if len(self.problems) > before or not messages or check is None:
             return None
         return Case(
             id=case_id,

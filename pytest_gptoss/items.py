@@ -15,6 +15,7 @@ import pytest
 
 from pytest_gptoss.backends import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.checkers.registry import Registry, RegistryError
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.report import CaseResult, explain
 from pytest_gptoss.runner import Run, judge
@@ -77,8 +78,8 @@ class CaseFile(pytest.File):
         run = self.config.stash[RUN_KEY]
         display = self.nodeid
         try:
-            cases = load_file(self.path, display=display)
-        except CaseFileError as exc:
+            cases = load_file(self.path, display=display, registry=self._registry())
+        except (CaseFileError, RegistryError) as exc:
             raise self.CollectError(str(exc)) from None
         problems = []
         for case in cases:
@@ -90,6 +91,14 @@ class CaseFile(pytest.File):
             raise self.CollectError("\n".join(problems))
         for case in cases:
             yield from self._items(run, case)
+
+    def _registry(self) -> Registry:
+        """The installed checkers and those the conftest.py files above this file add."""
+        added = []
+        for returned in self.ihook.pytest_gptoss_checkers():
+            for checker in returned or ():
+                added.append((checker, _origin(checker)))
+        return Registry(added)
 
     def _items(self, run: Run, case: Case) -> Iterator[pytest.Item]:
         labels = run.model_labels
@@ -195,3 +204,11 @@ def _xfail_reason(case: Case, model: str | None, run: Run) -> str | None:
         if key in names:
             return reason
     return None
+
+
+def _origin(checker: Any) -> str:
+    """Where a checker given by the pytest_gptoss_checkers hook was defined, for an error message."""
+    judge = getattr(checker, "judge", None)
+    code = getattr(judge, "__code__", None)
+    where = code.co_filename if code is not None else getattr(judge, "__module__", None) or "a conftest.py"
+    return f"{where} (pytest_gptoss_checkers)"

@@ -19,6 +19,12 @@ CASE_SUFFIXES = (".yaml", ".yml")
 CASES_DIR = "cases"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_gptoss import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 

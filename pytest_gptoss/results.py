@@ -14,13 +14,13 @@ import json
 import os
 import re
 import struct
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_gptoss.files import atomic_path
 from pytest_gptoss.models import SPLIT_SUFFIX, read_gguf_metadata, read_gguf_tensors
 
 FORMAT_VERSION = 1
@@ -169,16 +169,8 @@ class Results:
         if every and now - self._last_write < every:
             return
         self._last_write = now
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(self.to_dict(), stream, ensure_ascii=False, indent=1)
-                stream.write("\n")
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def load(path: Path) -> dict[str, Any]:

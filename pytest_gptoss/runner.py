@@ -308,7 +308,7 @@ def judge(case: Case, model: str, reasoning: str, generations: list[Generation])
 def _safe_check(case: Case, generation: Generation) -> Verdict:
     channels = {"final": generation.final, "analysis": generation.analysis}
     try:
-        return checkers.run(case.check, channels)
+        return checkers.judge(case.check, channels)
     except Exception as exc:  # a checker bug must not take the session down
         return Verdict(
             passed=False,

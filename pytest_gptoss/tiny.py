@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_gptoss.files import atomic_path
+
 if TYPE_CHECKING:
     import gguf
     import numpy as np
@@ -383,33 +385,26 @@ def write_gguf(
     rng = np.random.default_rng(seed)
 
     Q = gguf.GGMLQuantizationType
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    writer = gguf.GGUFWriter(tmp, ARCH)
-    try:
-        _add_metadata(writer, shape, vocab, dtype)
-        for tensor in plan:
-            is_float = tensor.qtype in (Q.F32, Q.F16)
-            writer.add_tensor_info(
-                tensor.name,
-                tensor.shape,
-                np.dtype(np.float16 if tensor.qtype == Q.F16 else np.float32),
-                _nbytes(tensor),
-                raw_dtype=None if is_float else Q(tensor.qtype),
-            )
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
-        for tensor in plan:
-            writer.write_tensor_data(_tensor_data(tensor, rng))
-        writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, mode=0o644) as tmp:
+        writer = gguf.GGUFWriter(tmp, ARCH)
+        try:
+            _add_metadata(writer, shape, vocab, dtype)
+            for tensor in plan:
+                is_float = tensor.qtype in (Q.F32, Q.F16)
+                writer.add_tensor_info(
+                    tensor.name,
+                    tensor.shape,
+                    np.dtype(np.float16 if tensor.qtype == Q.F16 else np.float32),
+                    _nbytes(tensor),
+                    raw_dtype=None if is_float else Q(tensor.qtype),
+                )
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_ti_data_to_file()
+            for tensor in plan:
+                writer.write_tensor_data(_tensor_data(tensor, rng))
+        finally:
+            writer.close()
     return path
 
 

@@ -12,8 +12,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from verdicts import judged, parsed
 
-from pytest_gptoss import checkers, sandbox
+from pytest_gptoss import sandbox
 from pytest_gptoss.checkers import code
 from pytest_gptoss.verdict import SpecError, Verdict
 
@@ -35,7 +36,7 @@ def fenced(source: str, tag: str = "python") -> str:
     ],
 )
 def test_valid_specs(spec):
-    code.validate(spec)
+    code.CHECKER.parse(spec)
 
 
 @pytest.mark.parametrize(
@@ -59,15 +60,15 @@ def test_valid_specs(spec):
 )
 def test_invalid_specs_name_the_field(spec, path, message):
     with pytest.raises(SpecError, match=message) as info:
-        code.validate(spec)
+        code.CHECKER.parse(spec)
     assert info.value.path == path
 
 
 def test_registry_validates_and_runs_the_code_checker():
     with pytest.raises(SpecError) as info:
-        checkers.validate({"code": {"stdout": "1", "timeout": -1}})
+        parsed({"code": {"stdout": "1", "timeout": -1}})
     assert info.value.path == ("code", "timeout")
-    verdict = checkers.run({"code": {"stdout": 3}}, {"final": fenced("print(1 + 2)")})
+    verdict = judged({"code": {"stdout": 3}}, {"final": fenced("print(1 + 2)")})
     assert verdict.passed and verdict.checker == "code"
 
 
@@ -156,7 +157,7 @@ def test_extract_code_choices(answer, first_line, index, count, language):
 )
 def test_no_code_found(answer):
     assert code.extract_code(answer) is None
-    verdict = code.check({"stdout": "1"}, answer)
+    verdict = code.CHECKER.check({"stdout": "1"}, answer)
     assert not verdict.passed and not verdict.error
     assert "no code block" in verdict.why
 
@@ -167,14 +168,14 @@ def test_extracted_block_is_dedented():
 
 
 def test_only_python_block_with_syntax_error_is_reported_without_running():
-    verdict = code.check({"stdout": "1"}, fenced("print(1"))
+    verdict = code.CHECKER.check({"stdout": "1"}, fenced("print(1"))
     assert not verdict.passed and not verdict.error
     assert verdict.why.startswith("syntax error: '(' was never closed")
     assert "returncode" not in verdict.details
 
 
 def test_where_names_the_block_and_its_first_line():
-    verdict = code.check({"stdout": 42}, PROGRAM_THEN_OUTPUT)
+    verdict = code.CHECKER.check({"stdout": 42}, PROGRAM_THEN_OUTPUT)
     assert verdict.passed
     block, isolation = verdict.where.splitlines()
     assert block == "code block 1 of 2 (```python, answer line 4); first line: 'print(6 * 7)'"
@@ -290,19 +291,19 @@ def test_imports_outside_stdlib_are_listed_with_lines():
 
 def test_stdlib_only_program_passes_the_import_rule():
     answer = fenced("import math, itertools\nfrom collections import deque\nprint(math.isqrt(49))")
-    assert code.check({"stdout": 7, "no_imports_outside_stdlib": True}, answer).passed
+    assert code.CHECKER.check({"stdout": 7, "no_imports_outside_stdlib": True}, answer).passed
 
 
 def test_an_import_outside_stdlib_fails_without_running():
     answer = fenced("import numpy as np\nprint(7)")
-    verdict = code.check({"stdout": 7, "no_imports_outside_stdlib": True}, answer)
+    verdict = code.CHECKER.check({"stdout": 7, "no_imports_outside_stdlib": True}, answer)
     assert not verdict.passed and not verdict.error
     assert verdict.why == "imports outside the standard library: numpy (not run)"
     assert verdict.found == "line 1: import numpy"
 
 
 def test_without_the_rule_a_third_party_import_fails_at_run_time():
-    verdict = code.check({"stdout": 7}, fenced("import pytest\nprint(7)"))
+    verdict = code.CHECKER.check({"stdout": 7}, fenced("import pytest\nprint(7)"))
     assert not verdict.passed
     assert verdict.why == "exit status 1: ModuleNotFoundError: No module named 'pytest'"
 
@@ -312,7 +313,7 @@ def test_without_the_rule_a_third_party_import_fails_at_run_time():
 
 def test_correct_program_passes():
     answer = "Sum of 1..10:\n" + fenced("print(sum(range(1, 11)))")
-    verdict = code.check({"stdout": 55}, answer)
+    verdict = code.CHECKER.check({"stdout": 55}, answer)
     assert verdict.passed, verdict.explain()
     assert verdict.found == "55"
     assert verdict.details["returncode"] == 0
@@ -320,25 +321,25 @@ def test_correct_program_passes():
 
 def test_wrong_output_fails_with_the_first_differing_line():
     answer = fenced("for i in range(1, 6):\n    print(i * i if i != 4 else 15)")
-    verdict = code.check({"stdout": "1\n4\n9\n16\n25\n"}, answer)
+    verdict = code.CHECKER.check({"stdout": "1\n4\n9\n16\n25\n"}, answer)
     assert not verdict.passed and not verdict.error
     assert verdict.why == "line 4 differs: expected '16', found '15'"
 
 
 def test_stdin_reaches_the_program():
     answer = fenced("a, b = map(int, input().split())\nprint(a + b)")
-    assert code.check({"stdout": 5, "stdin": "2 3\n"}, answer).passed
+    assert code.CHECKER.check({"stdout": 5, "stdin": "2 3\n"}, answer).passed
 
 
 def test_a_program_reading_stdin_gets_eof():
-    verdict = code.check({"stdout": 5}, fenced("print(input())"))
+    verdict = code.CHECKER.check({"stdout": 5}, fenced("print(input())"))
     assert verdict.why == "exit status 1: EOFError: EOF when reading a line"
 
 
 def test_contains_match_on_a_real_run():
     answer = fenced('print("179424673是第10000000个质数")')
-    assert code.check({"stdout": 10000000, "match": "contains"}, answer).passed
-    wrong = code.check({"stdout": 1000000, "match": "contains"}, answer)
+    assert code.CHECKER.check({"stdout": 10000000, "match": "contains"}, answer).passed
+    wrong = code.CHECKER.check({"stdout": 1000000, "match": "contains"}, answer)
     assert not wrong.passed
     assert wrong.why.startswith("the number 1000000 does not appear in the output as a whole number")
     assert "(numbers printed: 179424673, 10000000)" in wrong.why
@@ -346,14 +347,14 @@ def test_contains_match_on_a_real_run():
 
 def test_contains_match_of_text():
     answer = fenced('print("Result:\\n  total = 3   \\ndone")')
-    assert code.check({"stdout": "total = 3\ndone\n", "match": "contains"}, answer).passed
-    verdict = code.check({"stdout": "total = 4", "match": "contains"}, answer)
+    assert code.CHECKER.check({"stdout": "total = 3\ndone\n", "match": "contains"}, answer).passed
+    verdict = code.CHECKER.check({"stdout": "total = 4", "match": "contains"}, answer)
     assert verdict.why == "'total = 4' does not appear in the output"
 
 
 def test_exit_error_is_shown_with_stderr_tail():
     answer = fenced("print('before')\nprint(undefined_name)")
-    verdict = code.check({"stdout": "before"}, answer)
+    verdict = code.CHECKER.check({"stdout": "before"}, answer)
     assert not verdict.passed and not verdict.error
     assert verdict.why == "exit status 1: NameError: name 'undefined_name' is not defined"
     assert verdict.found.startswith("before\nstderr (last lines):\n")
@@ -362,12 +363,12 @@ def test_exit_error_is_shown_with_stderr_tail():
 
 
 def test_nonzero_exit_fails_even_with_the_right_output():
-    verdict = code.check({"stdout": 1}, fenced("import sys\nprint(1)\nsys.exit(2)"))
+    verdict = code.CHECKER.check({"stdout": 1}, fenced("import sys\nprint(1)\nsys.exit(2)"))
     assert not verdict.passed and verdict.why == "exit status 2"
 
 
 def test_a_program_that_waits_is_stopped_at_the_wall_clock_backstop():
-    verdict = code.check({"stdout": 1, "timeout": 1}, fenced("import time\ntime.sleep(60)\nprint(1)"))
+    verdict = code.CHECKER.check({"stdout": 1, "timeout": 1}, fenced("import time\ntime.sleep(60)\nprint(1)"))
     assert not verdict.passed and not verdict.error
     assert re.fullmatch(r"ran past the wall-clock backstop of 3 s \(3 x its 1 s of CPU time; the program and "
                         r"everything it started were killed; CPU time unknown, \d+\.\d\d s wall\)", verdict.why), verdict.why
@@ -377,7 +378,7 @@ def test_a_program_that_waits_is_stopped_at_the_wall_clock_backstop():
 
 def test_cpu_time_over_the_timeout_fails_even_below_the_whole_second_limit():
     busy = "import time\nwhile time.process_time() < 0.7:\n    pass\nprint(1)"
-    verdict = code.check({"stdout": 1, "timeout": 0.5}, fenced(busy))
+    verdict = code.CHECKER.check({"stdout": 1, "timeout": 0.5}, fenced(busy))
     assert not verdict.passed
     assert re.fullmatch(r"used more than 0\.5 s of CPU time \(0\.[7-9]\d s CPU, \d+\.\d\d s wall\)", verdict.why), verdict.why
     assert verdict.details["cpu_seconds"] >= 0.7
@@ -405,36 +406,36 @@ def saturated_machine():
 def test_on_a_saturated_machine_cpu_time_decides(saturated_machine):
     """The correct program needs more wall time than its CPU limit here, and passes; a brute force still fails."""
     needs_half_a_second = "import time\nwhile time.process_time() < 0.5:\n    pass\nprint(42)"
-    verdict = code.check({"stdout": 42, "timeout": 1}, fenced(needs_half_a_second))
+    verdict = code.CHECKER.check({"stdout": 42, "timeout": 1}, fenced(needs_half_a_second))
     assert verdict.passed, verdict.explain()
     assert verdict.details["seconds"] > 1, "the machine was not saturated"
-    brute_force = code.check({"stdout": 42, "timeout": 1}, fenced("while True:\n    pass"))
+    brute_force = code.CHECKER.check({"stdout": 42, "timeout": 1}, fenced("while True:\n    pass"))
     assert not brute_force.passed and not brute_force.error
     assert brute_force.details["killed_reason"] in ("cpu", "timeout")
 
 
 def test_a_plain_sandbox_is_named_as_such_in_the_verdict(monkeypatch):
     monkeypatch.setattr(sandbox, "_configured", "plain")
-    verdict = code.check({"stdout": 1}, fenced("print(1)"))
+    verdict = code.CHECKER.check({"stdout": 1}, fenced("print(1)"))
     assert verdict.passed
     assert verdict.details["isolation"] == "plain"
     assert "sandbox plain (no isolation: programs can read and write this machine's files" in verdict.where
 
 
 def test_memory_exhaustion_is_explained():
-    verdict = code.check({"stdout": 1, "memory_mb": 128}, fenced("x = bytearray(1 << 30)\nprint(1)"))
+    verdict = code.CHECKER.check({"stdout": 1, "memory_mb": 128}, fenced("x = bytearray(1 << 30)\nprint(1)"))
     assert not verdict.passed
     assert verdict.why == "ran out of memory (limit 128 MiB): MemoryError"
 
 
 def test_a_crash_by_signal_is_explained():
-    verdict = code.check({"stdout": 1}, fenced("import os, signal\nos.kill(os.getpid(), signal.SIGABRT)"))
+    verdict = code.CHECKER.check({"stdout": 1}, fenced("import os, signal\nos.kill(os.getpid(), signal.SIGABRT)"))
     assert verdict.why == f"killed by signal {int(__import__('signal').SIGABRT)} (SIGABRT)"
 
 
 def test_a_sandbox_that_cannot_start_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "missing-python"))
-    verdict = code.check({"stdout": 1}, fenced("print(1)"))
+    verdict = code.CHECKER.check({"stdout": 1}, fenced("print(1)"))
     assert verdict.error and not verdict.passed
     assert verdict.why.startswith("the sandbox could not run the program: cannot start the sandbox")
 
@@ -442,14 +443,14 @@ def test_a_sandbox_that_cannot_start_is_an_error(monkeypatch, tmp_path):
 def test_long_output_explains_itself_in_one_screen():
     answer = fenced("for i in range(10000):\n    print(i if i != 9000 else 'oops')")
     expected = "\n".join(str(i) for i in range(10000))
-    verdict = code.check({"stdout": expected}, answer)
+    verdict = code.CHECKER.check({"stdout": expected}, answer)
     assert verdict.why == "line 9001 differs: expected '9000', found 'oops'"
     assert len(verdict.explain().splitlines()) <= 45
     assert "... (9984 more lines) ..." in verdict.found
 
 
 def test_verdict_is_plain_data():
-    verdict = code.check({"stdout": 2}, fenced("print(1)"))
+    verdict = code.CHECKER.check({"stdout": 2}, fenced("print(1)"))
     assert Verdict.from_dict(verdict.to_dict()) == verdict
 
 
@@ -501,7 +502,7 @@ print(sum(1 for k in range(2, n + 1) if is_prime(k)))
 def test_seed_sieve_program_finds_the_ten_millionth_prime():
     spec = {"stdout": 10000000, "match": "contains", "timeout": 120, "memory_mb": 2048,
             "no_imports_outside_stdlib": True}  # fmt: skip
-    verdict = code.check(spec, SEED_ANSWER)
+    verdict = code.CHECKER.check(spec, SEED_ANSWER)
     assert verdict.passed, verdict.explain()
     assert verdict.found == "179424673是第10000000个质数"
     assert verdict.details["block"] == 1
@@ -509,13 +510,13 @@ def test_seed_sieve_program_finds_the_ten_millionth_prime():
 
 def test_seed_with_lines_match_fails_on_the_sentence():
     spec = {"stdout": 10000000, "timeout": 120, "memory_mb": 2048}
-    verdict = code.check(spec, SEED_ANSWER)
+    verdict = code.CHECKER.check(spec, SEED_ANSWER)
     assert not verdict.passed
     assert verdict.why == "line 1 differs: expected '10000000', found '179424673是第10000000个质数'"
 
 
 def test_slow_trial_division_fails_at_the_cpu_limit():
-    verdict = code.check({"stdout": 10000000, "match": "contains", "timeout": 2}, SLOW_ANSWER)
+    verdict = code.CHECKER.check({"stdout": 10000000, "match": "contains", "timeout": 2}, SLOW_ANSWER)
     assert not verdict.passed and not verdict.error
     assert verdict.why.startswith("used more than 2 s of CPU time and was killed ("), verdict.why
     assert verdict.details["cpu_seconds"] >= 1.9

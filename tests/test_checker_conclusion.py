@@ -44,7 +44,7 @@ def test_polarity(sentence: str, said: str) -> None:
 
 def test_a_keyword_in_the_body_does_not_decide() -> None:
     answer = "On the first night the frog cannot reach the top. So it reaches the top on the third day."
-    verdict = conclusion.check(FROG, answer)
+    verdict = conclusion.CHECKER.check(FROG, answer)
     assert not verdict.passed
     assert "concludes 'yes', not 'no'" in verdict.found
     assert "»So it reaches the top on the third day.«" in verdict.where
@@ -54,7 +54,7 @@ def test_a_keyword_in_the_body_does_not_decide() -> None:
 
 def test_a_right_conclusion_passes_and_still_reports_the_disagreeing_body() -> None:
     answer = "第 3 天青蛙就能爬出井口？不对，重新算。\n\n答案：不能，它最高只到 8.5 米。"
-    verdict = conclusion.check(FROG, answer)
+    verdict = conclusion.CHECKER.check(FROG, answer)
     assert verdict.passed
     assert "»不能，它最高只到 8.5 米。«" in verdict.where
     assert "the rest of the answer says 'yes'" in verdict.why
@@ -62,28 +62,28 @@ def test_a_right_conclusion_passes_and_still_reports_the_disagreeing_body() -> N
 
 def test_assertions_judge_the_conclusion_only() -> None:
     spec = {"regex": r"5\s*的\s*对面\s*是\s*3"}
-    assert conclusion.check(spec, "先猜 5 的对面是 1，矛盾。\n\n**答案：5 的对面是 3。**").passed
-    wrong = conclusion.check(spec, "5 的对面是 3 吗？这与条件矛盾。\n\n**答案：5 的对面是 1。**")
+    assert conclusion.CHECKER.check(spec, "先猜 5 的对面是 1，矛盾。\n\n**答案：5 的对面是 3。**").passed
+    wrong = conclusion.CHECKER.check(spec, "5 的对面是 3 吗？这与条件矛盾。\n\n**答案：5 的对面是 1。**")
     assert not wrong.passed
     assert "regex" in wrong.found and "of the conclusion" in wrong.found
     assert wrong.why == "the rest of the answer holds what the conclusion misses"
-    assert conclusion.check({"mentions": [["3", "三"]], "not_regex": "1"}, "答案：三").passed
+    assert conclusion.CHECKER.check({"mentions": [["3", "三"]], "not_regex": "1"}, "答案：三").passed
 
 
 def test_the_conclusion_reads_the_normalized_view() -> None:
-    verdict = conclusion.check({"regex": "2700 毫升"}, r"答案：共 $\mathbf{2700}$ 毫升")
+    verdict = conclusion.CHECKER.check({"regex": "2700 毫升"}, r"答案：共 $\mathbf{2700}$ 毫升")
     assert verdict.passed
     assert verdict.where.endswith("»共 $\\mathbf{2700}$ 毫升«")
 
 
 def test_a_closing_pleasantry_is_not_the_conclusion_when_about_names_the_question() -> None:
     answer = "逐日计算，最高只到 8.5 米，青蛙爬不出井口。希望对你有帮助！"
-    assert conclusion.check(FROG, answer).passed
-    assert not conclusion.check({"polarity": "no"}, answer).passed
+    assert conclusion.CHECKER.check(FROG, answer).passed
+    assert not conclusion.CHECKER.check({"polarity": "no"}, answer).passed
 
 
 def test_an_empty_answer_fails() -> None:
-    verdict = conclusion.check(FROG, "  \n")
+    verdict = conclusion.CHECKER.check(FROG, "  \n")
     assert not verdict.passed
     assert verdict.where == "the answer is empty"
 
@@ -102,7 +102,7 @@ def test_an_empty_answer_fails() -> None:
 )
 def test_spec_errors_name_the_field(spec: dict, path: tuple) -> None:
     with pytest.raises(SpecError) as info:
-        conclusion.validate(spec)
+        conclusion.CHECKER.parse(spec)
     assert info.value.path == path
 
 

@@ -9,9 +9,9 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import judged, parsed
 
-from pytest_gptoss import checkers
-from pytest_gptoss.checkers.html import check, element_text, extract_html, parse_html, validate
+from pytest_gptoss.checkers.html import CHECKER, element_text, extract_html, parse_html
 from pytest_gptoss.verdict import SpecError, Verdict
 
 BOOTSTRAP_5 = r"^(https?:)?//.*bootstrap[@/]5(?![0-9])"
@@ -144,8 +144,8 @@ def failed(verdict: Verdict) -> set[int | None]:
 
 
 def test_the_correct_navbar_passes_the_seed_spec() -> None:
-    validate(NAVBAR_SPEC)
-    verdict = check(NAVBAR_SPEC, answer(page()))
+    CHECKER.parse(NAVBAR_SPEC)
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(page()))
     assert verdict.passed, verdict.explain()
     assert verdict.found == "all 13 assertions held"
     assert verdict.where == "```html block (answer line 3)"
@@ -153,7 +153,7 @@ def test_the_correct_navbar_passes_the_seed_spec() -> None:
 
 @pytest.mark.parametrize("omission", sorted(BREAKS))
 def test_each_omission_fails_exactly_its_assertions(omission: str) -> None:
-    verdict = check(NAVBAR_SPEC, answer(page(frozenset({omission}))))
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(page(frozenset({omission}))))
     assert not verdict.passed
     assert failed(verdict) == BREAKS[omission], verdict.explain()
     assert verdict.why == f"{len(BREAKS[omission])} of 13 assertions failed"
@@ -179,13 +179,13 @@ OMISSION_MESSAGES = [
 
 @pytest.mark.parametrize(("omission", "message"), OMISSION_MESSAGES, ids=[m[0] for m in OMISSION_MESSAGES])
 def test_each_failure_says_what_was_expected_and_found(omission: str, message: str) -> None:
-    verdict = check(NAVBAR_SPEC, answer(page(frozenset({omission}))))
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(page(frozenset({omission}))))
     assert message in verdict.found
 
 
 def test_where_points_at_the_element_that_failed_in_the_answer() -> None:
     text = answer(page(frozenset({"brand"})))
-    verdict = check(NAVBAR_SPEC, text)
+    verdict = CHECKER.check(NAVBAR_SPEC, text)
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "navbar-brand" in row)
     origin, located = verdict.where.splitlines()
     assert origin == "```html block (answer line 3)"
@@ -196,30 +196,30 @@ def test_where_points_at_the_element_that_failed_in_the_answer() -> None:
 def test_a_dark_theme_attribute_counts_as_dark() -> None:
     html = page(frozenset({"dark"})).replace('class="navbar navbar-expand-lg navbar-light bg-light',
                                              'data-bs-theme="dark" class="navbar navbar-expand-lg bg-body-tertiary')
-    assert check(NAVBAR_SPEC, answer(html)).passed
+    assert CHECKER.check(NAVBAR_SPEC, answer(html)).passed
 
 
 def test_bootstrap_4_attributes_fail_the_bootstrap_5_toggles() -> None:
     html = page().replace("data-bs-toggle", "data-toggle")
-    verdict = check(NAVBAR_SPEC, answer(html))
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(html))
     assert failed(verdict) == {4, 8}
 
 
 def test_a_dropdown_under_another_item_fails() -> None:
     html = re.sub(r'(dropdown-toggle"[^>]*>\s*)产品', r"\1更多", page())
-    verdict = check(NAVBAR_SPEC, answer(html))
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(html))
     assert failed(verdict) == {7, 8, 9}
     assert "missing '产品'" in verdict.found
 
 
 def test_a_fragment_is_not_a_document() -> None:
     nav = re.search(r"<nav.*</nav>", page(), re.S).group(0)  # type: ignore[union-attr]
-    verdict = check({"document": True, "assert": ["nav.navbar"]}, answer(nav))
+    verdict = CHECKER.check({"document": True, "assert": ["nav.navbar"]}, answer(nav))
     assert failed(verdict) == {None}
     assert "✗ document: no <!DOCTYPE html> and no <html> tag in the source" in verdict.found
     commented = "<!-- <html> -->\n" + nav
-    assert failed(check({"document": True}, answer(commented))) == {None}
-    assert check({"document": True}, answer("<html><body><p>x</p></body></html>")).passed
+    assert failed(CHECKER.check({"document": True}, answer(commented))) == {None}
+    assert CHECKER.check({"document": True}, answer("<html><body><p>x</p></body></html>")).passed
 
 
 # -- finding the HTML -----------------------------------------------------------
@@ -252,11 +252,11 @@ def test_extraction(text: str, source: str, origin: str) -> None:
 
 
 def test_no_html_fails_with_its_own_message() -> None:
-    verdict = check({"assert": ["p"]}, "我无法生成页面。")
+    verdict = CHECKER.check({"assert": ["p"]}, "我无法生成页面。")
     assert not verdict.passed
     assert verdict.found == "no HTML in the answer"
     assert verdict.where == "answer: 我无法生成页面。"
-    assert check({"assert": ["p"]}, "").where == "the answer is empty"
+    assert CHECKER.check({"assert": ["p"]}, "").where == "the answer is empty"
 
 
 # -- HTML5 parsing --------------------------------------------------------------
@@ -285,8 +285,8 @@ HTML5_EXAMPLES = [
 @pytest.mark.parametrize(("assertion", "passes"), [e[1:] for e in HTML5_EXAMPLES], ids=[e[0] for e in HTML5_EXAMPLES])
 def test_malformed_html_is_parsed_by_the_html5_rules(assertion: dict, passes: bool) -> None:
     spec = {"assert": [assertion]}
-    validate(spec)
-    verdict = check(spec, "```html" + MALFORMED_HTML + "```")
+    CHECKER.parse(spec)
+    verdict = CHECKER.check(spec, "```html" + MALFORMED_HTML + "```")
     assert verdict.passed is passes, verdict.explain()
 
 
@@ -340,8 +340,8 @@ ASSERTIONS = [
 @pytest.mark.parametrize(("assertion", "passes", "note"), [a[1:] for a in ASSERTIONS], ids=[a[0] for a in ASSERTIONS])
 def test_assertions(assertion: object, passes: bool, note: str) -> None:
     spec = {"assert": [assertion]}
-    validate(spec)
-    verdict = check(spec, LIST_PAGE)
+    CHECKER.parse(spec)
+    verdict = CHECKER.check(spec, LIST_PAGE)
     assert verdict.passed is passes, verdict.explain()
     assert note in verdict.found
     assert failed(verdict) == (set() if passes else {0})
@@ -349,7 +349,7 @@ def test_assertions(assertion: object, passes: bool, note: str) -> None:
 
 def test_every_failure_is_listed_and_the_list_stays_on_one_screen() -> None:
     spec = {"assert": [f"li.missing-{i}" for i in range(20)] + ["li"]}
-    verdict = check(spec, LIST_PAGE)
+    verdict = CHECKER.check(spec, LIST_PAGE)
     assert verdict.why == "20 of 21 assertions failed"
     assert "… and 12 more" in verdict.found
     assert len(verdict.explain().splitlines()) <= 20
@@ -358,23 +358,22 @@ def test_every_failure_is_listed_and_the_list_stays_on_one_screen() -> None:
 def test_expected_summarises_every_assertion() -> None:
     spec = {"document": True, "assert": [{"selector": "li", "count": {"min": 2}}, {"selector": "p", "text": "x"},
                                          {"selector": "a", "texts": ["b"]}]}
-    verdict = check(spec, LIST_PAGE)
+    verdict = CHECKER.check(spec, LIST_PAGE)
     assert verdict.expected == "a full HTML document; li (at least 2); p text = 'x'; a texts include b"
 
 
 def test_verdict_is_plain_data() -> None:
-    verdict = check(NAVBAR_SPEC, answer(page(frozenset({"brand", "toggler"}))))
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(page(frozenset({"brand", "toggler"}))))
     assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
 
 
-def test_dispatch_runs_the_html_checker_on_the_chosen_channel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(checkers.REGISTRY, "html", "html")
+def test_dispatch_runs_the_html_checker_on_the_chosen_channel() -> None:
     spec = {"html": {"assert": ["li.c"], "on": "analysis"}}
-    checkers.validate(spec)
-    assert checkers.run(spec, {"final": "", "analysis": LIST_PAGE}).passed
-    assert not checkers.run({"html": {"assert": ["li.c"]}}, {"final": "none", "analysis": LIST_PAGE}).passed
+    parsed(spec)
+    assert judged(spec, {"final": "", "analysis": LIST_PAGE}).passed
+    assert not judged({"html": {"assert": ["li.c"]}}, {"final": "none", "analysis": LIST_PAGE}).passed
     with pytest.raises(SpecError) as caught:
-        checkers.validate({"html": {"assert": ["li", {"selector": "li[", "count": 1}]}})
+        parsed({"html": {"assert": ["li", {"selector": "li[", "count": 1}]}})
     assert caught.value.path == ("html", "assert", 1, "selector")
 
 
@@ -414,14 +413,14 @@ MALFORMED_SPECS = [
 @pytest.mark.parametrize(("spec", "path"), [m[1:] for m in MALFORMED_SPECS], ids=[m[0] for m in MALFORMED_SPECS])
 def test_malformed_specs_raise_with_the_field_path(spec: object, path: tuple) -> None:
     with pytest.raises(SpecError) as caught:
-        validate(spec)
+        CHECKER.parse(spec)
     assert caught.value.path == path
     assert caught.value.message
 
 
 def test_an_invalid_selector_is_quoted_in_the_message() -> None:
     with pytest.raises(SpecError) as caught:
-        validate({"assert": ["div > > a"]})
+        CHECKER.parse({"assert": ["div > > a"]})
     assert caught.value.message.startswith("invalid CSS selector 'div > > a': ")
 
 
@@ -438,8 +437,8 @@ def test_whitespace_quotes_case_and_attribute_order_do_not_change_the_verdict(
     omit: frozenset[str], seed: int, fenced: bool
 ) -> None:
     html = page(omit, random.Random(seed))
-    verdict = check(NAVBAR_SPEC, answer(html) if fenced else "页面如下。\n" + html + "\n以上。")
+    verdict = CHECKER.check(NAVBAR_SPEC, answer(html) if fenced else "页面如下。\n" + html + "\n以上。")
     expected = set().union(*(BREAKS[name] for name in omit)) if omit else set()
     assert failed(verdict) == expected, verdict.explain()
     assert verdict.passed is not omit
-    assert failed(verdict) == failed(check(NAVBAR_SPEC, answer(page(omit))))
+    assert failed(verdict) == failed(CHECKER.check(NAVBAR_SPEC, answer(page(omit))))

@@ -8,10 +8,10 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import judged, parsed
 
-from pytest_gptoss import checkers
 from pytest_gptoss.checkers import json as json_checker
-from pytest_gptoss.checkers.json import BadJSON, check, find_json, validate
+from pytest_gptoss.checkers.json import CHECKER, BadJSON, find_json
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # The seed case: a chain of reasoning steps, written as a sequence of JSON objects.
@@ -139,8 +139,8 @@ EXAMPLES = [
     ("spec", "text", "passes", "why"), [e[1:] for e in EXAMPLES], ids=[e[0] for e in EXAMPLES]
 )
 def test_examples(spec: dict, text: str, passes: bool, why: str) -> None:
-    validate(spec)
-    verdict = check(spec, text)
+    CHECKER.parse(spec)
+    verdict = CHECKER.check(spec, text)
     assert verdict.passed is passes, verdict.explain()
     assert verdict.checker == "json"
     assert not verdict.error
@@ -159,7 +159,7 @@ def test_examples(spec: dict, text: str, passes: bool, why: str) -> None:
     ],
 )
 def test_found_says_how_many_values_and_from_where(layout: object, source: str) -> None:
-    verdict = check(STEPS_SPEC, layout(GOOD))  # type: ignore[operator]
+    verdict = CHECKER.check(STEPS_SPEC, layout(GOOD))  # type: ignore[operator]
     assert verdict.passed, verdict.explain()
     assert verdict.found.startswith(source + ": [{")
     assert verdict.details["values"] == (1 if layout is one_array else 3)
@@ -167,7 +167,7 @@ def test_found_says_how_many_values_and_from_where(layout: object, source: str) 
 
 def test_where_points_at_the_offending_value_in_the_answer() -> None:
     answer = fenced_blocks([step(1), step(2), step(3)])
-    verdict = check(STEPS_SPEC, answer)
+    verdict = CHECKER.check(STEPS_SPEC, answer)
     assert verdict.why == "$[2]['下一步行动']: '继续' where '最终答案' was expected (the last item)"
     lines = answer.splitlines()
     line = max(i for i, text in enumerate(lines) if text == '  "下一步行动": "继续"') + 1
@@ -177,7 +177,7 @@ def test_where_points_at_the_offending_value_in_the_answer() -> None:
 
 def test_where_points_inside_one_array() -> None:
     answer = one_array([step(1), step(2), step(4, "最终答案")], indent=None)
-    verdict = check(STEPS_SPEC, answer)
+    verdict = CHECKER.check(STEPS_SPEC, answer)
     assert "»4«" in verdict.where
     assert verdict.details["problems"] == [
         {"path": "$[2]['步骤']", "message": "4 where 3 was expected (步骤 must run 1, 2, 3, …)"}
@@ -185,28 +185,28 @@ def test_where_points_inside_one_array() -> None:
 
 
 def test_duplicate_key_and_nan_are_shown_where_they_are() -> None:
-    dup = check({}, '{"a": 1,\n "a": 2}')
+    dup = CHECKER.check({}, '{"a": 1,\n "a": 2}')
     assert dup.where == 'line 2: {"a": 1,⏎ »"a": 2«}'
-    nan = check({}, '[1, 2, NaN]')
+    nan = CHECKER.check({}, '[1, 2, NaN]')
     assert "»NaN«" in nan.where
     assert nan.why == "$[2]: NaN is not valid JSON (JSON has no NaN or Infinity)"
 
 
 def test_the_expected_line_summarises_the_schema_and_the_rules() -> None:
-    verdict = check(STEPS_SPEC, one_array(GOOD))
+    verdict = CHECKER.check(STEPS_SPEC, one_array(GOOD))
     assert verdict.expected == (
         "a sequence of JSON values (one array, fenced blocks or bare values), as a list: "
         'array (≥3) of {步骤: integer ≥ 1, 标题: non-empty string, 内容: non-empty string, 下一步行动: one of "继续" | "最终答案"}'
         '; 步骤 runs 1, 2, 3, …; every item but the last has 下一步行动 = "继续"; the last item has 下一步行动 = "最终答案"'
     )
-    assert check({}, "{}").expected == "JSON: any JSON"
-    optional = check({"shape": "value", "schema": {"properties": {"a": {"type": "string"}}}}, "{}")
+    assert CHECKER.check({}, "{}").expected == "JSON: any JSON"
+    optional = CHECKER.check({"shape": "value", "schema": {"properties": {"a": {"type": "string"}}}}, "{}")
     assert optional.expected == "exactly one JSON value: {a?: string}"
 
 
 def test_many_problems_stay_on_one_screen() -> None:
     items = [step(n + 5, "完成") for n in range(30)]
-    verdict = check(STEPS_SPEC, one_array(items))
+    verdict = CHECKER.check(STEPS_SPEC, one_array(items))
     assert not verdict.passed
     assert len(verdict.why.splitlines()) == json_checker.SHOWN_PROBLEMS + 1
     assert verdict.why.splitlines()[-1].startswith("… and ")
@@ -214,14 +214,14 @@ def test_many_problems_stay_on_one_screen() -> None:
 
 
 def test_a_schema_problem_and_a_rule_at_the_same_path_are_reported_once() -> None:
-    verdict = check(STEPS_SPEC, one_array([step(1), step(2), step(3, "完成")]))
+    verdict = CHECKER.check(STEPS_SPEC, one_array([step(1), step(2), step(3, "完成")]))
     assert [p["path"] for p in verdict.details["problems"]] == ["$[2]['下一步行动']"]
 
 
 def test_unresolvable_ref_is_an_error_not_a_failure() -> None:
     spec = {"schema": {"$ref": "https://example.com/schema.json"}}
-    validate(spec)
-    verdict = check(spec, '{"a": 1}')
+    CHECKER.parse(spec)
+    verdict = CHECKER.check(spec, '{"a": 1}')
     assert verdict.error and not verdict.passed
     assert "could not be applied" in verdict.why
 
@@ -237,18 +237,17 @@ def test_find_json_reports_values_and_spans() -> None:
 
 
 def test_verdict_is_plain_data() -> None:
-    verdict = check(STEPS_SPEC, one_array([step(1), step(3)]))
+    verdict = CHECKER.check(STEPS_SPEC, one_array([step(1), step(3)]))
     assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
 
 
-def test_dispatch_runs_the_json_checker_on_the_chosen_channel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(checkers.REGISTRY, "json", "json")
+def test_dispatch_runs_the_json_checker_on_the_chosen_channel() -> None:
     spec = {"json": {"shape": "value", "schema": {"required": ["a"]}, "on": "analysis"}}
-    checkers.validate(spec)
-    assert checkers.run(spec, {"final": "", "analysis": 'plan: {"a": 1}'}).passed
-    assert not checkers.run({"json": {"shape": "value"}}, {"final": "no json", "analysis": '{"a": 1}'}).passed
+    parsed(spec)
+    assert judged(spec, {"final": "", "analysis": 'plan: {"a": 1}'}).passed
+    assert not judged({"json": {"shape": "value"}}, {"final": "no json", "analysis": '{"a": 1}'}).passed
     with pytest.raises(SpecError) as caught:
-        checkers.validate({"json": {"schema": {"type": "objekt"}}})
+        parsed({"json": {"schema": {"type": "objekt"}}})
     assert caught.value.path == ("json", "schema", "type")
 
 
@@ -284,7 +283,7 @@ MALFORMED = [
 @pytest.mark.parametrize(("spec", "path"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
 def test_malformed_specs_raise_with_the_field_path(spec: object, path: tuple) -> None:
     with pytest.raises(SpecError) as caught:
-        validate(spec)
+        CHECKER.parse(spec)
     assert caught.value.path == path
     assert caught.value.message
 
@@ -293,12 +292,12 @@ def test_well_formed_specs_validate() -> None:
     for spec in (None, {}, STEPS_SPEC, {"schema": True}, {"schema": {"format": "email"}},
                  {"schema": {"properties": {"format": {"type": "string"}}}},
                  {"schema": {"$schema": "https://json-schema.org/draft/2020-12/schema"}}):
-        validate(spec)
+        CHECKER.parse(spec)
 
 
 def test_an_unchecked_format_names_what_is_checked() -> None:
     with pytest.raises(SpecError) as caught:
-        validate({"schema": {"format": "phone-number"}})
+        CHECKER.parse({"schema": {"format": "phone-number"}})
     assert "'phone-number' cannot be checked" in caught.value.message
     assert "email" in caught.value.message
 
@@ -364,8 +363,8 @@ LAYOUTS = {
 def test_layout_and_formatting_do_not_change_the_verdict_of_a_sequence(
     items: list[dict], layout: str, indent: object, ascii_: bool
 ) -> None:
-    reference = check(STEPS_SPEC, json.dumps(items, ensure_ascii=False))
-    verdict = check(STEPS_SPEC, LAYOUTS[layout](items, indent, ascii_))
+    reference = CHECKER.check(STEPS_SPEC, json.dumps(items, ensure_ascii=False))
+    verdict = CHECKER.check(STEPS_SPEC, LAYOUTS[layout](items, indent, ascii_))
     assert verdict.passed is reference.passed, verdict.explain()
     assert verdict.details["problems"] == reference.details["problems"]
     assert {p["path"] for p in verdict.details["problems"]} == expected_failures(items)
@@ -375,7 +374,7 @@ def test_layout_and_formatting_do_not_change_the_verdict_of_a_sequence(
 @given(items=step_lists(), data=st.data())
 def test_every_reported_problem_is_located_in_the_answer(items: list[dict], data: st.DataObject) -> None:
     layout = data.draw(st.sampled_from(sorted(LAYOUTS)))
-    verdict = check(STEPS_SPEC, LAYOUTS[layout](items, 2, False))
+    verdict = CHECKER.check(STEPS_SPEC, LAYOUTS[layout](items, 2, False))
     shown = verdict.details["problems"][: json_checker.LOCATED_PROBLEMS]
     assert len(verdict.where.splitlines()) == (len(shown) if shown else 1)
     for problem, line in zip(shown, verdict.where.splitlines()):
@@ -391,5 +390,5 @@ def test_every_reported_problem_is_located_in_the_answer(items: list[dict], data
 ), indent=st.sampled_from([None, 2]))
 def test_any_json_value_round_trips_as_one_value(value: object, indent: object) -> None:
     text = "```json\n" + json.dumps(value, indent=indent, ensure_ascii=False) + "\n```"
-    verdict = check({"shape": "value", "schema": {"const": value}}, text)
+    verdict = CHECKER.check({"shape": "value", "schema": {"const": value}}, text)
     assert verdict.passed, verdict.explain()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pytest_gptoss.cases import parse_yaml
 from pytest_gptoss.checkers import mermaid
-from pytest_gptoss.checkers.mermaid import MermaidSyntaxError, check, clean, parse_builtin, plain_label, validate
+from pytest_gptoss.checkers.mermaid import CHECKER, MermaidSyntaxError, clean, parse_builtin, plain_label
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # The seed case's check, as its case file says it: a flowchart of bubble sort. Only the comparison
@@ -245,8 +245,8 @@ def _no_parser_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("answer", [c[1] for c in CORRECT], ids=[c[0] for c in CORRECT])
 def test_correct_bubble_sort_flowcharts_pass(answer: str) -> None:
-    validate(BUBBLE_SPEC)
-    verdict = check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
+    CHECKER.parse(BUBBLE_SPEC)
+    verdict = CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
     assert verdict.passed, verdict.explain()
     assert verdict.details["parser"] == "the built-in parser"
     assert "all 9 assertions held" in verdict.found
@@ -256,7 +256,7 @@ def test_correct_bubble_sort_flowcharts_pass(answer: str) -> None:
     ("answer", "failed", "notes"), [o[1:] for o in OMISSIONS], ids=[o[0] for o in OMISSIONS]
 )
 def test_each_omission_fails_naming_what_is_missing(answer: str, failed: list[str], notes: list[str]) -> None:
-    verdict = check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
+    verdict = CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
     assert not verdict.passed and not verdict.error, verdict.explain()
     labels = [f["label"] for f in verdict.details["failed"]]
     assert len(labels) == len(failed), verdict.explain()
@@ -271,7 +271,7 @@ def test_each_omission_fails_naming_what_is_missing(answer: str, failed: list[st
     ("diagram", "message", "hint"), [e[1:] for e in SYNTAX_ERRORS], ids=[e[0] for e in SYNTAX_ERRORS]
 )
 def test_a_diagram_that_does_not_parse_fails_with_the_parsers_message(diagram: str, message: str, hint: str) -> None:
-    verdict = check({**BUBBLE_SPEC, "parser": "builtin"}, fenced(diagram))
+    verdict = CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, fenced(diagram))
     assert not verdict.passed and not verdict.error, verdict.explain()
     assert verdict.found.startswith(message), verdict.explain()
     assert hint in verdict.why
@@ -280,20 +280,20 @@ def test_a_diagram_that_does_not_parse_fails_with_the_parsers_message(diagram: s
 
 def test_the_error_is_shown_where_it_is_in_the_answer() -> None:
     answer = "Intro.\n\n  ```mermaid\n  flowchart TD\n      A[开始] --> B[n = len(arr)]\n  ```\n"
-    verdict = check({"parser": "builtin"}, answer)
+    verdict = CHECKER.check({"parser": "builtin"}, answer)
     assert verdict.found.startswith("Parse error on line 2, column 24")
     assert "line 2 of the diagram:" in verdict.where
     assert "B[n = len»(«arr)]" in verdict.where
 
 
 def test_entity_codes_before_the_error_do_not_shift_its_column() -> None:
-    verdict = check({"parser": "builtin"}, fenced("flowchart TD\n    A[#quot;x#quot;] --> B[f(x)]\n"))
+    verdict = CHECKER.check({"parser": "builtin"}, fenced("flowchart TD\n    A[#quot;x#quot;] --> B[f(x)]\n"))
     assert verdict.found.startswith("Parse error on line 2, column 29")
     assert "B[f»(«x)]" in verdict.where
 
 
 def test_comment_lines_keep_line_numbers() -> None:
-    verdict = check({"parser": "builtin"}, fenced("%% one\n\n%% two\nflowchart TD\n    A --> B(x(y))\n"))
+    verdict = CHECKER.check({"parser": "builtin"}, fenced("%% one\n\n%% two\nflowchart TD\n    A --> B(x(y))\n"))
     assert verdict.found.startswith("Parse error on line 5, column 14")
 
 
@@ -301,19 +301,19 @@ def test_comment_lines_keep_line_numbers() -> None:
 
 
 def test_not_a_flowchart_fails_clearly() -> None:
-    verdict = check({}, "```mermaid\nsequenceDiagram\n    Alice->>Bob: hi\n```")
+    verdict = CHECKER.check({}, "```mermaid\nsequenceDiagram\n    Alice->>Bob: hi\n```")
     assert not verdict.passed and not verdict.error
     assert verdict.found == "a sequenceDiagram diagram, not a flowchart"
     assert "only flowcharts" in verdict.why
 
 
 def test_an_unknown_diagram_type_fails() -> None:
-    verdict = check({}, "```mermaid\nflowchat TD\n    A --> B\n```")
+    verdict = CHECKER.check({}, "```mermaid\nflowchat TD\n    A --> B\n```")
     assert verdict.found.startswith("no diagram type detected: the diagram starts with 'flowchat TD'")
 
 
 def test_an_answer_without_a_diagram_fails() -> None:
-    verdict = check({}, "先比较相邻元素，再交换。")
+    verdict = CHECKER.check({}, "先比较相邻元素，再交换。")
     assert not verdict.passed
     assert verdict.found.startswith("no mermaid diagram")
     assert verdict.where.startswith("answer (")
@@ -322,40 +322,40 @@ def test_an_answer_without_a_diagram_fails() -> None:
 def test_the_first_flowchart_block_is_judged() -> None:
     answer = ("```mermaid\nsequenceDiagram\n    A->>B: x\n```\n\n```mermaid\nflowchart LR\n    X --> Y\n```\n"
               "```mermaid\nflowchart TD\n    P --> Q\n```\n")
-    verdict = check({"direction": "LR", "nodes": ["X", "Y"], "parser": "builtin"}, answer)
+    verdict = CHECKER.check({"direction": "LR", "nodes": ["X", "Y"], "parser": "builtin"}, answer)
     assert verdict.passed, verdict.explain()
     assert "at line 7 of the answer" in verdict.where
 
 
 def test_an_untagged_block_that_starts_with_graph_is_judged() -> None:
     answer = "```python\ngraph = {}\n```\n```\ngraph TD\n    A --> B\n```"
-    verdict = check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
+    verdict = CHECKER.check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
     assert verdict.passed, verdict.explain()
     assert verdict.where.startswith("fenced block at line 5 of the answer")
 
 
 def test_an_unfenced_diagram_ends_at_a_fence() -> None:
     answer = "flowchart LR\n    A --> B\n```python\nprint(1)\n```\n"
-    verdict = check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
+    verdict = CHECKER.check({"nodes": ["A", "B"], "parser": "builtin"}, answer)
     assert verdict.passed, verdict.explain()
     assert verdict.where.startswith("unfenced diagram at line 1 of the answer")
 
 
 def test_prose_about_graphs_is_not_a_diagram() -> None:
-    verdict = check({"parser": "builtin"}, "graph theory helps here.\nflowchart is a word too.\n")
+    verdict = CHECKER.check({"parser": "builtin"}, "graph theory helps here.\nflowchart is a word too.\n")
     assert verdict.found.startswith("no mermaid diagram")
 
 
 def test_a_flowchart_in_an_indented_list_item_keeps_its_columns() -> None:
     answer = "1. Diagram:\n\n    ```mermaid\n    flowchart TD\n        A --> B[len(x)]\n    ```\n"
-    verdict = check({"parser": "builtin"}, answer)
+    verdict = CHECKER.check({"parser": "builtin"}, answer)
     assert verdict.found.startswith("Parse error on line 2, column 16")
     assert "B[len»(«x)]" in verdict.where
 
 
 def test_front_matter_is_skipped() -> None:
     answer = "```mermaid\n---\ntitle: Bubble sort\n---\nflowchart LR\n    A --> B\n```"
-    verdict = check({"direction": "LR", "parser": "builtin"}, answer)
+    verdict = CHECKER.check({"direction": "LR", "parser": "builtin"}, answer)
     assert verdict.passed, verdict.explain()
 
 
@@ -392,8 +392,8 @@ SMALL = fenced("flowchart TD\n    A[Start] --> B{ok?}\n    B -->|是| C[go]\n   
     ],
 )
 def test_structure_assertions(spec: dict, passes: bool, note: str) -> None:
-    validate(spec)
-    verdict = check({**spec, "parser": "builtin"}, SMALL)
+    CHECKER.parse(spec)
+    verdict = CHECKER.check({**spec, "parser": "builtin"}, SMALL)
     assert verdict.passed is passes, verdict.explain()
     if note:
         assert note in verdict.found
@@ -401,19 +401,19 @@ def test_structure_assertions(spec: dict, passes: bool, note: str) -> None:
 
 def test_names_refer_to_nodes_and_show_in_messages() -> None:
     spec = {"nodes": {"test": "ok?"}, "decisions": ["test"], "cycles": [{"through": ["test"], "avoiding": ["go"]}]}
-    verdict = check({**spec, "parser": "builtin"}, SMALL)
+    verdict = CHECKER.check({**spec, "parser": "builtin"}, SMALL)
     assert [f["label"] for f in verdict.details["failed"]] == ["loop through test avoiding 'go'"]
     assert "loop through test avoiding 'go'" in verdict.expected
 
 
 def test_an_end_labelled_node_counts_even_with_an_edge_out() -> None:
     answer = fenced("flowchart TD\n    A --> B[结束]\n    B --> A\n")
-    assert check({"end": True, "parser": "builtin"}, answer).passed
-    assert not check({"end": True, "parser": "builtin"}, answer.replace("结束", "继续")).passed
+    assert CHECKER.check({"end": True, "parser": "builtin"}, answer).passed
+    assert not CHECKER.check({"end": True, "parser": "builtin"}, answer.replace("结束", "继续")).passed
 
 
 def test_a_verdict_is_plain_data() -> None:
-    verdict = check({**BUBBLE_SPEC, "parser": "builtin"}, TD_CHINESE)
+    verdict = CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, TD_CHINESE)
     assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
 
 
@@ -445,7 +445,7 @@ def test_labels_are_read_as_shown(label: str, plain: str) -> None:
 )
 def test_a_string_matches_a_label_that_contains_it(label: str, matches: bool) -> None:
     answer = fenced(f'flowchart TD\n    A["{label}"] --> B\n')
-    assert check({"nodes": ["i<n-1"], "parser": "builtin"}, answer).passed is matches
+    assert CHECKER.check({"nodes": ["i<n-1"], "parser": "builtin"}, answer).passed is matches
 
 
 @pytest.mark.parametrize(
@@ -465,7 +465,7 @@ def test_a_string_matches_a_label_that_contains_it(label: str, matches: bool) ->
 )
 def test_the_seed_matchers(name: str, label: str, matches: bool) -> None:
     answer = fenced(f'flowchart TD\n    A["{label}"] --> B\n')
-    assert check({"nodes": [BUBBLE_SPEC["nodes"][name]], "parser": "builtin"}, answer).passed is matches
+    assert CHECKER.check({"nodes": [BUBBLE_SPEC["nodes"][name]], "parser": "builtin"}, answer).passed is matches
 
 
 # -- the spec -------------------------------------------------------------------------------
@@ -493,15 +493,15 @@ def test_the_seed_matchers(name: str, label: str, matches: bool) -> None:
 )
 def test_bad_specs_are_rejected_with_a_path(spec: object, path: tuple, words: str) -> None:
     with pytest.raises(SpecError) as info:
-        validate(spec)
+        CHECKER.parse(spec)
     assert info.value.path == path
     assert words in info.value.message
 
 
 def test_an_empty_spec_asserts_that_a_flowchart_parses() -> None:
-    validate({})
-    assert check({"parser": "builtin"}, fenced("flowchart LR\n    A --> B\n")).found.startswith("the flowchart parsed")
-    assert not check({"parser": "builtin"}, fenced("flowchart LR\n    A --> end\n")).passed
+    CHECKER.parse({})
+    assert CHECKER.check({"parser": "builtin"}, fenced("flowchart LR\n    A --> B\n")).found.startswith("the flowchart parsed")
+    assert not CHECKER.check({"parser": "builtin"}, fenced("flowchart LR\n    A --> end\n")).passed
 
 
 # -- which parser judges --------------------------------------------------------------------
@@ -525,7 +525,7 @@ def fake_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
 def test_without_mermaid_auto_uses_the_builtin_parser_and_says_why(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(mermaid.DIR_ENV, str(tmp_path / "empty"))
-    verdict = check({}, fenced("flowchart LR\n    A --> B\n"))
+    verdict = CHECKER.check({}, fenced("flowchart LR\n    A --> B\n"))
     assert verdict.passed
     assert verdict.details["parser"] == "the built-in parser"
     assert "not installed" in verdict.found
@@ -536,7 +536,7 @@ def test_a_required_mermaid_that_is_missing_is_an_error(tmp_path: Path, monkeypa
     for spec in ({"parser": "mermaid"}, {}):
         if not spec:
             monkeypatch.setenv(mermaid.PARSER_ENV, "mermaid")
-        verdict = check(spec, fenced("flowchart LR\n    A --> B\n"))
+        verdict = CHECKER.check(spec, fenced("flowchart LR\n    A --> B\n"))
         assert verdict.error and not verdict.passed
         assert mermaid.INSTALL_COMMAND in verdict.why
 
@@ -544,7 +544,7 @@ def test_a_required_mermaid_that_is_missing_is_an_error(tmp_path: Path, monkeypa
 def test_the_spec_overrides_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(mermaid.DIR_ENV, str(tmp_path / "empty"))
     monkeypatch.setenv(mermaid.PARSER_ENV, "mermaid")
-    assert check({"parser": "builtin"}, fenced("flowchart LR\n    A --> B\n")).passed
+    assert CHECKER.check({"parser": "builtin"}, fenced("flowchart LR\n    A --> B\n")).passed
 
 
 @pytest.mark.parametrize(
@@ -560,10 +560,10 @@ def test_a_node_that_fails_falls_back_or_errors(tmp_path: Path, monkeypatch: pyt
                                                 script: str, reason: str) -> None:
     fake_node(tmp_path, monkeypatch, script)
     monkeypatch.setattr(mermaid, "NODE_TIMEOUT", 0.5)
-    fallback = check({}, fenced("flowchart LR\n    A --> B\n"))
+    fallback = CHECKER.check({}, fenced("flowchart LR\n    A --> B\n"))
     assert fallback.passed and fallback.details["parser"] == "the built-in parser"
     assert reason in fallback.found
-    required = check({"parser": "mermaid"}, fenced("flowchart LR\n    A --> B\n"))
+    required = CHECKER.check({"parser": "mermaid"}, fenced("flowchart LR\n    A --> B\n"))
     assert required.error and reason in required.found
 
 
@@ -571,7 +571,7 @@ def test_the_real_parsers_answer_is_used_when_it_runs(tmp_path: Path, monkeypatc
     reply = {"results": [{"type": "flowchart-v2", "direction": "LR", "nodes": [["A", "from mermaid", None]],
                           "edges": [], "subgraphs": []}]}
     fake_node(tmp_path, monkeypatch, f"cat >/dev/null; echo '{json.dumps(reply)}'")
-    verdict = check({"nodes": ["from mermaid"]}, fenced("flowchart LR\n    A --> B\n"))
+    verdict = CHECKER.check({"nodes": ["from mermaid"]}, fenced("flowchart LR\n    A --> B\n"))
     assert verdict.passed, verdict.explain()
     assert verdict.details["parser"] == "mermaid 11.0.0"
 
@@ -618,10 +618,10 @@ def test_renaming_ids_and_reordering_lines_keeps_the_verdict(names: list[str], o
     plain_ids = {name: name for name in BUBBLE_NODES}
     straight = list(range(len(BUBBLE_NODES) + len(edges)))
     spec = {**BUBBLE_SPEC, "parser": "builtin"}
-    expected = outcome(check(spec, render(plain_ids, edges, straight)))
+    expected = outcome(CHECKER.check(spec, render(plain_ids, edges, straight)))
     assert expected[0] is (dropped is None)
     renamed = dict(zip(BUBBLE_NODES, names, strict=True))
-    assert outcome(check(spec, render(renamed, edges, order))) == expected
+    assert outcome(CHECKER.check(spec, render(renamed, edges, order))) == expected
 
 
 @settings(max_examples=40, deadline=None)
@@ -632,7 +632,7 @@ def test_spacing_and_width_inside_labels_do_not_matter(spaces: list[str], full_w
     a, b, c, d, e, f = spaces
     diagram = TD_CHINESE.replace("{i < n - 1 ?}", f'{{"{a}i{b}{lt}{c}n{d}-{e}1{f}?"}}').replace(
         '"arr[j] > arr[j + 1] ?"', f'"arr[j]{a}{gt}{b}arr[j{c}+{d}1]"')
-    assert check({**BUBBLE_SPEC, "parser": "builtin"}, diagram).passed
+    assert CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, diagram).passed
 
 
 MERMAIDISH = st.lists(st.sampled_from([*'AB1 -->=.[](){}|"\n;&%#:oxv', "判断", "end", "subgraph ", "#lt;", "@{"]),
@@ -657,7 +657,7 @@ def test_the_builtin_parser_either_parses_or_points_into_the_diagram(body: str, 
 @settings(max_examples=100, deadline=None)
 @given(answer=st.text(max_size=200))
 def test_any_answer_gets_a_verdict(answer: str) -> None:
-    verdict = check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
+    verdict = CHECKER.check({**BUBBLE_SPEC, "parser": "builtin"}, answer)
     assert isinstance(verdict, Verdict) and not verdict.error
 
 
@@ -750,13 +750,13 @@ def test_the_builtin_parser_agrees_with_mermaid(real_parser: mermaid.RealParser)
 
 def test_check_with_mermaid_itself(real_parser: mermaid.RealParser) -> None:
     spec = {**BUBBLE_SPEC, "parser": "mermaid"}
-    passed = check(spec, TD_CHINESE)
+    passed = CHECKER.check(spec, TD_CHINESE)
     assert passed.passed, passed.explain()
     assert passed.details["parser"] == f"mermaid {real_parser.version}"
-    omission = check(spec, OMISSIONS[0][1])
+    omission = CHECKER.check(spec, OMISSIONS[0][1])
     assert [f["label"] for f in omission.details["failed"]] == [
         "loop through inner, compare, swap avoiding outer"]
-    broken = check(spec, fenced(SYNTAX_ERRORS[0][1]))
+    broken = CHECKER.check(spec, fenced(SYNTAX_ERRORS[0][1]))
     assert broken.found.startswith("Parse error on line 2, column 24: Expecting 'SQE'")
     assert "got 'PS'" in broken.found
     assert "B[n = len»(«arr)]" in broken.where

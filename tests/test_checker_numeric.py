@@ -10,10 +10,10 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import judged, parsed
 
-from pytest_gptoss import checkers
 from pytest_gptoss.checkers import numeric
-from pytest_gptoss.checkers.numeric import check, extract_number, validate
+from pytest_gptoss.checkers.numeric import CHECKER, extract_number
 from pytest_gptoss.verdict import SpecError, Verdict
 
 ML = {"answer": 2700, "unit": "ml"}
@@ -106,7 +106,7 @@ TRAPS = [
     ("text", "spec", "passes", "value"), [t[1:] for t in TRAPS], ids=[t[0] for t in TRAPS]
 )
 def test_known_traps(text: str, spec: dict, passes: bool, value: str) -> None:
-    verdict = check(spec, text)
+    verdict = CHECKER.check(spec, text)
     assert verdict.details["value"] == value, verdict.explain()
     assert verdict.passed is passes, verdict.explain()
 
@@ -124,7 +124,7 @@ NO_MATCH = [
 
 @pytest.mark.parametrize(("text", "spec", "why"), [t[1:] for t in NO_MATCH], ids=[t[0] for t in NO_MATCH])
 def test_no_acceptable_number_fails_with_a_reason(text: str, spec: dict, why: str) -> None:
-    verdict = check(spec, text)
+    verdict = CHECKER.check(spec, text)
     assert not verdict.passed
     assert verdict.details["value"] is None
     assert verdict.found == "no number"
@@ -133,7 +133,7 @@ def test_no_acceptable_number_fails_with_a_reason(text: str, spec: dict, why: st
 
 def test_verdict_explains_expected_found_where_why() -> None:
     text = "A 带着 12 块钱……所以最多可以喝 2.6 升饮料，共 9 瓶。"
-    verdict = check({"answer": 2700, "unit": "毫升"}, text)
+    verdict = CHECKER.check({"answer": 2700, "unit": "毫升"}, text)
     assert not verdict.passed
     assert verdict.checker == "numeric"
     assert verdict.expected == "2700 ml"
@@ -148,7 +148,7 @@ def test_verdict_explains_expected_found_where_why() -> None:
 
 def test_where_names_the_marker_and_is_one_line_of_about_60_chars() -> None:
     text = "推理：\n" + "喝完再换，" * 20 + "\n最终答案：2700 毫升\n" + "验证，" * 20
-    verdict = check(ML, text)
+    verdict = CHECKER.check(ML, text)
     assert verdict.passed
     assert verdict.where.startswith("after '最终答案': ")
     shown = verdict.where.split(": ", 1)[1]
@@ -158,7 +158,7 @@ def test_where_names_the_marker_and_is_one_line_of_about_60_chars() -> None:
 
 
 def test_details_are_plain_data_and_survive_a_round_trip() -> None:
-    verdict = check({**ML, "abs_tol": 0.5}, "\\boxed{2.7\\text{ L}}")
+    verdict = CHECKER.check({**ML, "abs_tol": 0.5}, "\\boxed{2.7\\text{ L}}")
     assert verdict.passed
     assert verdict.details == {
         "expected": "2700",
@@ -176,7 +176,7 @@ def test_details_are_plain_data_and_survive_a_round_trip() -> None:
 
 
 def test_tolerance_is_explained() -> None:
-    verdict = check({**ML, "abs_tol": 10}, "about 2650 ml")
+    verdict = CHECKER.check({**ML, "abs_tol": 10}, "about 2650 ml")
     assert verdict.expected == "2700 ml ± 10 ml"
     assert verdict.why == "2650 ml is 50 ml from 2700 ml, beyond the tolerance of 10 ml"
 
@@ -205,15 +205,15 @@ def test_extract_number_rejects_an_unknown_unit() -> None:
 
 
 def test_a_bare_number_is_a_spec() -> None:
-    validate(2700)
-    assert check(2700, "答案是 2700").passed
-    assert not check(2700, "答案是 2600").passed
+    CHECKER.parse(2700)
+    assert CHECKER.check(2700, "答案是 2700").passed
+    assert not CHECKER.check(2700, "答案是 2600").passed
 
 
 def test_dispatch_runs_the_numeric_checker_on_the_chosen_channel() -> None:
     check_spec = {"numeric": {"answer": 2700, "unit": "ml", "on": "analysis"}}
-    checkers.validate(check_spec)
-    verdict = checkers.run(check_spec, {"final": "2600 ml", "analysis": "2700 ml"})
+    parsed(check_spec)
+    verdict = judged(check_spec, {"final": "2600 ml", "analysis": "2700 ml"})
     assert verdict.passed and verdict.checker == "numeric"
 
 
@@ -230,8 +230,8 @@ VALID_SPECS = [
 
 @pytest.mark.parametrize("spec", VALID_SPECS, ids=[str(s) for s in VALID_SPECS])
 def test_valid_specs_validate(spec: dict) -> None:
-    validate(spec)
-    assert check(spec, "").passed is False
+    CHECKER.parse(spec)
+    assert CHECKER.check(spec, "").passed is False
 
 
 MALFORMED = [
@@ -262,14 +262,14 @@ MALFORMED = [
 @pytest.mark.parametrize(("spec", "path"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
 def test_malformed_specs_raise_with_the_field_path(spec: object, path: tuple) -> None:
     with pytest.raises(SpecError) as caught:
-        validate(spec)
+        CHECKER.parse(spec)
     assert caught.value.path == path
     assert caught.value.message
 
 
 def test_malformed_spec_path_is_prefixed_by_the_registry() -> None:
     with pytest.raises(SpecError) as caught:
-        checkers.validate([{"numeric": 2700}, {"numeric": {"answer": 1, "unit": "furlong"}}])
+        parsed([{"numeric": 2700}, {"numeric": {"answer": 1, "unit": "furlong"}}])
     assert caught.value.path == (1, "numeric", "unit")
     assert "furlong" in caught.value.message
 
@@ -350,7 +350,7 @@ def test_reformatting_an_integer_does_not_change_what_is_extracted(n: int, style
     found = extract_number(text)
     assert found is not None, text
     assert found.value == n, (text, found)
-    assert check({"answer": n}, text).passed
+    assert CHECKER.check({"answer": n}, text).passed
 
 
 SIGNS = ["-", "−", "－", "负"]
@@ -395,7 +395,7 @@ def test_a_quantity_in_a_larger_unit_reads_the_same(n: int, pair: tuple[str, str
     for text in texts:
         found = extract_number(text, unit=unit)
         assert found is not None and found.value_in(unit) == n, (text, found)
-        assert check({"answer": n, "unit": unit}, text).passed, text
+        assert CHECKER.check({"answer": n, "unit": unit}, text).passed, text
 
 
 @settings(max_examples=100, deadline=None)
@@ -409,7 +409,7 @@ def test_verdict_passes_exactly_when_the_boxed_number_equals_the_answer(
 ) -> None:
     before = "，".join(str(n) for n in noise)
     text = f"已知 {before}。\\boxed{{{written}}} 验证：{' + '.join(str(n) for n in noise)}"
-    verdict = check({"answer": expected}, text)
+    verdict = CHECKER.check({"answer": expected}, text)
     assert verdict.passed is (expected == written), verdict.explain()
     assert verdict.details["value"] == str(written)
 
@@ -426,7 +426,7 @@ PIECES = [
     unit=st.sampled_from([None, "ml", "m", "%"]),
 )
 def test_any_text_gets_a_verdict_whose_span_is_what_was_read(text: str, unit: str | None) -> None:
-    verdict = check({"answer": 1, "unit": unit}, text)
+    verdict = CHECKER.check({"answer": 1, "unit": unit}, text)
     assert verdict.checker == "numeric" and verdict.explain()
     if verdict.details["value"] is not None:
         start, end = verdict.details["span"]

@@ -75,7 +75,7 @@ def numbered_cn(cargos: list[str | None]) -> str:
 
 
 def judge(answer: str, **spec) -> Verdict:
-    verdict = plan.check({**SPEC, **spec}, answer)
+    verdict = plan.CHECKER.check({**SPEC, **spec}, answer)
     assert verdict.checker == "plan"
     return verdict
 
@@ -85,7 +85,7 @@ def judge(answer: str, **spec) -> Verdict:
 
 @pytest.mark.parametrize("spec", [SPEC, {"puzzle": "river-crossing-3"}, {**SPEC, "max_steps": 9}])
 def test_valid_specs(spec):
-    plan.validate(spec)
+    plan.CHECKER.parse(spec)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_valid_specs(spec):
 )
 def test_invalid_specs_name_the_field(spec, path, message):
     with pytest.raises(SpecError, match=message) as info:
-        plan.validate(spec)
+        plan.CHECKER.parse(spec)
     assert info.value.path == path
 
 
@@ -130,8 +130,8 @@ def test_the_wolf_goat_cabbage_puzzle_needs_seven_crossings():
 5. 农夫带白菜过河
 6. 农夫独自返回
 7. 农夫带羊过河"""
-    assert_passes(plan.check({"puzzle": "river-crossing-3"}, answer))
-    assert_fails(plan.check({"puzzle": "river-crossing-3"}, "1. Take the wolf across."),
+    assert_passes(plan.CHECKER.check({"puzzle": "river-crossing-3"}, answer))
+    assert_fails(plan.CHECKER.check({"puzzle": "river-crossing-3"}, "1. Take the wolf across."),
                  "step 1: left bank has goat and cabbage without the farmer")
 
 

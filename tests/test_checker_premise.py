@@ -35,20 +35,20 @@ PENGUIN = {
     ],
 )
 def test_examples(answer: str, passed: bool, found: str) -> None:
-    verdict = premise.check(PENGUIN, answer)
+    verdict = premise.CHECKER.check(PENGUIN, answer)
     assert verdict.passed is passed, verdict.explain()
     assert found in verdict.found
 
 
 def test_a_hedge_inside_a_rejection_is_fine() -> None:
     answer = "据说有人见过沙漠飞行企鹅，但这种企鹅并不存在。"
-    assert premise.check(PENGUIN, answer).passed
+    assert premise.CHECKER.check(PENGUIN, answer).passed
 
 
 def test_hedges_can_be_turned_off() -> None:
     answer = "据报道，这种企鹅能飞。不过企鹅不会飞。"
-    assert not premise.check(PENGUIN, answer).passed
-    assert premise.check({**PENGUIN, "hedges": []}, answer).passed
+    assert not premise.CHECKER.check(PENGUIN, answer).passed
+    assert premise.CHECKER.check({**PENGUIN, "hedges": []}, answer).passed
 
 
 def test_sentences_keep_decimals_whole() -> None:
@@ -57,14 +57,14 @@ def test_sentences_keep_decimals_whole() -> None:
 
 
 def test_the_verdict_shows_the_offending_sentence() -> None:
-    verdict = premise.check(PENGUIN, "前言。据报道，这种沙漠飞行企鹅体型较小。")
+    verdict = premise.CHECKER.check(PENGUIN, "前言。据报道，这种沙漠飞行企鹅体型较小。")
     assert "»据报道，这种沙漠飞行企鹅体型较小。«" in verdict.where
 
 
 @given(st.sampled_from(["", "ＰＥＮＧＵＩＮ ", "Penguin "]), st.sampled_from(["does not exist", "DOES NOT EXIST"]))
 def test_case_and_width_do_not_matter(subject: str, claim: str) -> None:
     answer = f"The {subject or 'penguin '}you describe {claim}."
-    assert premise.check(PENGUIN, answer).passed
+    assert premise.CHECKER.check(PENGUIN, answer).passed
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_case_and_width_do_not_matter(subject: str, claim: str) -> None:
 )
 def test_malformed_specs(spec: dict, path: tuple) -> None:
     with pytest.raises(SpecError) as info:
-        premise.validate(spec)
+        premise.CHECKER.parse(spec)
     assert info.value.path == path
 
 
@@ -106,22 +106,22 @@ ACCORD = {
     ],
 )
 def test_only_a_hedge_that_states_the_claim_fails(answer: str, passed: bool) -> None:
-    assert premise.check(ACCORD, answer).passed is passed
+    assert premise.CHECKER.check(ACCORD, answer).passed is passed
 
 
 def test_without_a_claim_the_topic_is_the_claim() -> None:
     spec = {key: value for key, value in ACCORD.items() if key != "claim"}
-    assert not premise.check(spec, "历史上没有相关记载。据说公元前 384 年亚里士多德出生。").passed
+    assert not premise.CHECKER.check(spec, "历史上没有相关记载。据说公元前 384 年亚里士多德出生。").passed
 
 
 def test_sentences_come_from_the_normalized_view() -> None:
     answer = "| 事件 | 年份 |\n|---|---|\n| 夏末协议 | **不存在** |"
-    verdict = premise.check(ACCORD, answer)
+    verdict = premise.CHECKER.check(ACCORD, answer)
     assert verdict.passed
     assert "»夏末协议 | **不存在«" in verdict.where
 
 
 def test_a_bad_claim_names_its_field() -> None:
     with pytest.raises(SpecError) as info:
-        premise.validate({**ACCORD, "claim": ["("]})
+        premise.CHECKER.parse({**ACCORD, "claim": ["("]})
     assert info.value.path == ("claim", 0)

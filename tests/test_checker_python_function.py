@@ -37,7 +37,7 @@ def fenced(source: str, tag: str = "python") -> str:
 
 
 def judge(answer: str, **spec) -> Verdict:
-    verdict = pf.check({**SPEC, **spec}, answer)
+    verdict = pf.CHECKER.check({**SPEC, **spec}, answer)
     assert verdict.checker == "python_function"
     return verdict
 
@@ -66,7 +66,7 @@ def assert_fails(verdict: Verdict, found: str = "", why: str = "") -> None:
     ],
 )
 def test_valid_specs(spec):
-    pf.validate(spec)
+    pf.CHECKER.parse(spec)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_valid_specs(spec):
 )
 def test_invalid_specs_name_the_field(spec, path, message):
     with pytest.raises(SpecError, match=message) as info:
-        pf.validate(spec)
+        pf.CHECKER.parse(spec)
     assert info.value.path == path
 
 
@@ -279,7 +279,7 @@ def test_a_failing_list_input_is_shrunk():
             out = sorted(set(xs))
             return out[:-1] if len(out) >= 4 else out
     """
-    verdict = pf.check(spec, fenced(forgets_the_last))
+    verdict = pf.CHECKER.check(spec, fenced(forgets_the_last))
     assert_fails(verdict, found="returned [0, 1, 2]", why="the reference returns [0, 1, 2, 3]")
     assert verdict.details["call"] == "dedupe([0, 1, 2, 3])"
     assert "shrunk from dedupe([" in verdict.why
@@ -296,7 +296,7 @@ def test_arguments_are_rebuilt_for_every_call_so_mutation_does_not_leak():
     spec = {"function": "ordered", "reference": "def ordered(xs):\n    return sorted(xs)\n",
             "strategy": {"args": [{"lists": {"of": "integers", "max_size": 6}}]}, "timeout": 5}
     sorts_in_place = "def ordered(xs):\n    xs.sort()\n    return xs\n"
-    assert_passes(pf.check(spec, fenced(sorts_in_place)))
+    assert_passes(pf.CHECKER.check(spec, fenced(sorts_in_place)))
 
 
 @pytest.mark.parametrize(
@@ -315,7 +315,7 @@ def test_arguments_are_rebuilt_for_every_call_so_mutation_does_not_leak():
 )
 def test_how_results_are_compared(reference, answer, passes, found):
     spec = {"function": "f", "reference": reference, "examples": [[0], [1], [-1], [2]], "timeout": 5}
-    verdict = pf.check(spec, fenced(answer))
+    verdict = pf.CHECKER.check(spec, fenced(answer))
     assert verdict.passed is passes and not verdict.error, verdict.explain()
     assert found in verdict.found
 
@@ -323,7 +323,7 @@ def test_how_results_are_compared(reference, answer, passes, found):
 def test_a_reference_that_raises_makes_the_answer_raise_too():
     spec = {"function": "mystery", "reference": MYSTERY + "\n    raise RuntimeError('unreachable')\n",
             "examples": [[3]], "timeout": 5}
-    assert_passes(pf.check(spec, fenced(CORRECT["iterative"])))  # the extra line is never reached
+    assert_passes(pf.CHECKER.check(spec, fenced(CORRECT["iterative"])))  # the extra line is never reached
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,9 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from verdicts import assert_passes
+from verdicts import assert_passes, judged, parsed
 
-from pytest_gptoss import checkers
-from pytest_gptoss.checkers.text import check, fold, snippet, validate
+from pytest_gptoss.checkers.text import CHECKER, fold, snippet
 from pytest_gptoss.verdict import SpecError, Verdict
 
 ANSWER = "答案：A 最多可以喝 2700 毫升（约 2.7 L），需要 4 个大瓶。"
@@ -69,8 +68,8 @@ EXAMPLES = [
     ("spec", "text", "passes", "failed"), [e[1:] for e in EXAMPLES], ids=[e[0] for e in EXAMPLES]
 )
 def test_examples(spec: dict, text: str, passes: bool, failed: list[str]) -> None:
-    validate(spec)
-    verdict = check(spec, text)
+    CHECKER.parse(spec)
+    verdict = CHECKER.check(spec, text)
     assert verdict.passed is passes, verdict.explain()
     assert [f["label"] for f in verdict.details["failed"]] == failed
     for label in failed:
@@ -79,7 +78,7 @@ def test_examples(spec: dict, text: str, passes: bool, failed: list[str]) -> Non
 
 def test_missed_groups_are_named_with_their_alternatives() -> None:
     spec = {"mentions": [["大瓶"], ["小瓶", "small bottle"]]}
-    verdict = check(spec, ANSWER)
+    verdict = CHECKER.check(spec, ANSWER)
     assert not verdict.passed
     assert verdict.found == "✗ mentions group 2 [小瓶 | small bottle]: none of its alternatives appears"
     assert verdict.why == "1 of 2 assertions failed"
@@ -88,7 +87,7 @@ def test_missed_groups_are_named_with_their_alternatives() -> None:
 
 
 def test_a_forbidden_hit_is_shown_where_it_is() -> None:
-    verdict = check({"not_contains": "2600"}, "先算出 2600 毫升，后来改成 2700 毫升")
+    verdict = CHECKER.check({"not_contains": "2600"}, "先算出 2600 毫升，后来改成 2700 毫升")
     assert not verdict.passed
     assert verdict.where == "not_contains '2600': 先算出 »2600« 毫升，后来改成 2700 毫升"
     assert verdict.details["failed"][0]["span"] == [4, 8]
@@ -96,14 +95,14 @@ def test_a_forbidden_hit_is_shown_where_it_is() -> None:
 
 def test_where_points_at_the_original_characters_after_folding() -> None:
     text = "前言。ＨＥＬＬＯ　ｗｏｒｌｄ！"
-    verdict = check({"contains": "hello world"}, text)
+    verdict = CHECKER.check({"contains": "hello world"}, text)
     assert verdict.passed
     assert "»ＨＥＬＬＯ　ｗｏｒｌｄ«" in verdict.where
 
 
 def test_expected_lists_every_assertion_and_the_options() -> None:
     spec = {"contains": ["a"], "not_regex": ["b+"], "mentions": [["c", "d"]], "ignore_width": False}
-    verdict = check(spec, "a c")
+    verdict = CHECKER.check(spec, "a c")
     assert verdict.expected == "contains 'a'; not_regex /b+/; mentions [c | d]  (ignore case)"
     assert verdict.checker == "text"
 
@@ -112,7 +111,7 @@ def test_labels_name_the_assertions_instead_of_their_patterns() -> None:
     spec = {"regex": [{"pattern": r"32\s*(个)?\s*(层|layers?)", "label": "32 Transformer layers"}, r"3\s*,?\s*072"],
             "not_contains": [{"text": "10.1000/", "label": "no invented DOI"}],
             "mentions": [{"any": ["斐波那契", "Fibonacci"], "label": "names the sequence"}]}
-    verdict = check(spec, "The hidden size is 3072; see doi 10.1000/xyz.")
+    verdict = CHECKER.check(spec, "The hidden size is 3072; see doi 10.1000/xyz.")
     assert verdict.expected == (r"no invented DOI; regex /3\s*,?\s*072/; 32 Transformer layers; names the sequence"
                                 "  (ignore case, ignore width)")
     assert verdict.found.splitlines() == [
@@ -125,16 +124,16 @@ def test_labels_name_the_assertions_instead_of_their_patterns() -> None:
     assert r"\s*" not in verdict.explain().replace(r"/3\s*,?\s*072/", "")  # only the unlabelled pattern shows
     assert [f["label"] for f in verdict.details["failed"]] == [
         "no invented DOI", "32 Transformer layers", "names the sequence (mentions [斐波那契 | Fibonacci])"]
-    assert_passes(check(spec, "32 层, 3,072, Fibonacci"))
+    assert_passes(CHECKER.check(spec, "32 层, 3,072, Fibonacci"))
 
 
 def test_verdict_is_plain_data() -> None:
-    verdict = check({"contains": ["2700", "2600"]}, ANSWER)
+    verdict = CHECKER.check({"contains": ["2700", "2600"]}, ANSWER)
     assert Verdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
 
 
 def test_long_failure_lists_stay_on_one_screen() -> None:
-    verdict = check({"contains": [f"missing-{i}" for i in range(30)]}, ANSWER)
+    verdict = CHECKER.check({"contains": [f"missing-{i}" for i in range(30)]}, ANSWER)
     assert len(verdict.explain().splitlines()) <= 15
     assert "… and 22 more" in verdict.found
     assert verdict.why == "30 of 30 assertions failed"
@@ -152,9 +151,9 @@ def test_snippet_marks_the_match_within_about_60_chars() -> None:
 
 def test_dispatch_runs_the_text_checker_on_the_chosen_channel() -> None:
     check_spec = {"text": {"contains": "secret", "on": "analysis"}}
-    checkers.validate(check_spec)
-    assert checkers.run(check_spec, {"final": "", "analysis": "the SECRET plan"}).passed
-    assert not checkers.run({"text": {"contains": "secret"}}, {"final": "", "analysis": "secret"}).passed
+    parsed(check_spec)
+    assert judged(check_spec, {"final": "", "analysis": "the SECRET plan"}).passed
+    assert not judged({"text": {"contains": "secret"}}, {"final": "", "analysis": "secret"}).passed
 
 
 MALFORMED = [
@@ -194,14 +193,14 @@ MALFORMED = [
 @pytest.mark.parametrize(("spec", "path"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
 def test_malformed_specs_raise_with_the_field_path(spec: object, path: tuple) -> None:
     with pytest.raises(SpecError) as caught:
-        validate(spec)
+        CHECKER.parse(spec)
     assert caught.value.path == path
     assert caught.value.message
 
 
 def test_invalid_regex_message_quotes_the_pattern_and_the_registry_prefixes_the_path() -> None:
     with pytest.raises(SpecError) as caught:
-        checkers.validate({"text": {"regex": ["ok", "(bad"]}})
+        parsed({"text": {"regex": ["ok", "(bad"]}})
     assert caught.value.path == ("text", "regex", 1)
     assert "'(bad'" in caught.value.message
 
@@ -255,8 +254,8 @@ def test_case_and_width_changes_to_the_answer_do_not_change_the_verdict(
     data: st.DataObject, text: str, change: str
 ) -> None:
     spec = data.draw(spec_for(text))
-    before = check(spec, text)
-    after = check(spec, CHANGES[change](text))
+    before = CHECKER.check(spec, text)
+    after = CHECKER.check(spec, CHANGES[change](text))
     assert after.passed is before.passed
     assert _failed(after) == _failed(before)
 
@@ -274,7 +273,7 @@ def test_case_and_width_changes_to_the_needles_do_not_change_the_verdict(
         "regex": [re.escape(to(needles[1]))],
         "mentions": [[to(needles[2])]],
     }
-    assert _failed(check(changed, text)) == _failed(check(plain, text))
+    assert _failed(CHECKER.check(changed, text)) == _failed(CHECKER.check(plain, text))
 
 
 @settings(max_examples=100, deadline=None)
@@ -283,8 +282,8 @@ def test_any_slice_of_the_answer_is_contained_and_matched(data: st.DataObject, t
     start = data.draw(st.integers(0, len(text) - 1))
     piece = text[start:start + data.draw(st.integers(1, 8))]
     spec = {"contains": piece, "regex": re.escape(piece), "mentions": [[piece]]}
-    assert check(spec, full_width(text).upper()).passed
-    negated = check({"not_contains": piece, "not_regex": re.escape(piece)}, text.swapcase())
+    assert CHECKER.check(spec, full_width(text).upper()).passed
+    negated = CHECKER.check({"not_contains": piece, "not_regex": re.escape(piece)}, text.swapcase())
     assert not negated.passed
     assert len(negated.details["failed"]) == 2
 
@@ -314,23 +313,23 @@ MARKUP = [
 
 @pytest.mark.parametrize(("spec", "text"), [row[1:] for row in MARKUP], ids=[row[0] for row in MARKUP])
 def test_markup_does_not_hide_a_fact(spec: dict, text: str) -> None:
-    assert check(spec, text).passed
+    assert CHECKER.check(spec, text).passed
 
 
 def test_an_assertion_on_the_markup_as_written_still_holds() -> None:
-    assert check({"regex": r"\*\*3\*\*"}, "5 的对面是 **3**").passed
-    assert not check({"not_contains": "$"}, r"共 $\mathbf{2700}$ 毫升").passed
+    assert CHECKER.check({"regex": r"\*\*3\*\*"}, "5 的对面是 **3**").passed
+    assert not CHECKER.check({"not_contains": "$"}, r"共 $\mathbf{2700}$ 毫升").passed
 
 
 def test_where_points_into_the_answer_as_written() -> None:
     text = "| 参数 | 值 |\n|---|---|\n| 隐藏层维度 | **3072** |"
-    verdict = check({"not_contains": "隐藏层维度: 3072"}, text)
+    verdict = CHECKER.check({"not_contains": "隐藏层维度: 3072"}, text)
     assert "»隐藏层维度 | **3072«" in verdict.where
 
 
 def test_a_table_keeps_its_rows_apart() -> None:
     text = "| 项目 | 数值 |\n|---|---|\n| 查询头 | 8 |\n| 键/值头 | 24 |"
-    assert not check({"regex": r"查询头\D{0,12}24"}, text).passed
+    assert not CHECKER.check({"regex": r"查询头\D{0,12}24"}, text).passed
 
 
 NUMBERS = st.integers(min_value=0, max_value=10**6).map(str)
@@ -340,6 +339,6 @@ WRAPS = [r"$\mathbf{%s}$", r"\textbf{%s}", r"$\boxed{%s}$", "**%s**", r"\(%s\)",
 @given(number=NUMBERS, wrap=st.sampled_from(WRAPS))
 def test_wrapping_a_number_in_markup_does_not_change_what_is_matched(number: str, wrap: str) -> None:
     text = "共 " + wrap % number + " 毫升"
-    verdict = check({"regex": rf"共\s*{number}\s*毫升"}, text)
+    verdict = CHECKER.check({"regex": rf"共\s*{number}\s*毫升"}, text)
     assert verdict.passed
     assert number in verdict.where

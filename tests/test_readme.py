@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from verdicts import parsed
 
 from pytest_gptoss import checkers
 from pytest_gptoss.cases import parse_yaml
+from pytest_gptoss.checkers.registry import Registry
 from pytest_gptoss.options import OPTIONS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -25,12 +27,12 @@ def _check_examples() -> list[str]:
 
 @pytest.mark.parametrize("example", _check_examples())
 def test_every_checker_example_in_the_readme_validates(example: str) -> None:
-    checkers.validate(parse_yaml(example)["check"])
+    parsed(parse_yaml(example)["check"])
 
 
 def test_the_readme_shows_every_checker() -> None:
     shown = {name for example in _check_examples() for name in re.findall(r"^\s*-?\s*(\w+):", example, re.M)}
-    assert set(checkers.REGISTRY) <= shown
+    assert set(Registry().names()) <= shown
     assert set(checkers.COMPOSITIONS) <= shown
 
 

@@ -289,7 +289,7 @@ def written(cargos: list[str | None]) -> str:
 def test_the_plan_checker_accepts_the_shortest_plan_and_rejects_every_single_step_corruption():
     spec = {"puzzle": "river-crossing-5", "max_steps": 9}
     best = list(shortest_plans()[0])
-    assert plan.check(spec, written(best)).passed
+    assert plan.CHECKER.check(spec, written(best)).passed
     corrupted = [best[:i] + best[i + 1 :] for i in range(len(best))]
     corrupted += [
         [best[j] if k == i else best[i] if k == j else c for k, c in enumerate(best)]
@@ -300,7 +300,7 @@ def test_the_plan_checker_accepts_the_shortest_plan_and_rejects_every_single_ste
                   if other != best[i]]
     assert len(corrupted) == 9 + 30 + 45
     for wrong in corrupted:
-        verdict = plan.check(spec, written(wrong))
+        verdict = plan.CHECKER.check(spec, written(wrong))
         assert not verdict.passed, (wrong, verdict.explain())
 
 

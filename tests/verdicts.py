@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_gptoss import checkers
+from pytest_gptoss.checkers.registry import Registry
 from pytest_gptoss.verdict import Verdict
 
 
@@ -14,3 +19,13 @@ def assert_fails(verdict: Verdict, *why: str) -> None:
     assert not verdict.passed and not verdict.error, verdict.explain()
     for part in why:
         assert part in verdict.why, verdict.explain()
+
+
+def parsed(check: Any) -> checkers.Check:
+    """A case's ``check`` parsed with the installed checkers, as collection parses it."""
+    return checkers.parse(check, Registry())
+
+
+def judged(check: Any, channels: Mapping[str, str]) -> Verdict:
+    """A case's ``check`` parsed and run on an answer's channels."""
+    return checkers.judge(parsed(check), channels)

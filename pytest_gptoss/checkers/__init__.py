@@ -1,120 +1,145 @@
-"""Checker registry, dispatch and composition (``all``, ``any``, ``not``).
+"""Checkers: what one is, and how a case's ``check`` is parsed (once, at collection) and judged.
+
+A checker is a :class:`Checker`: a name, ``parse(spec)``, which turns the spec
+written in a case file into a typed object or raises :class:`SpecError`, and
+``judge(parsed, text) -> Verdict``. Every checker, the shipped ones included,
+registers through the entry-point group ``pytest_gptoss.checkers``; a project
+can add its own from a ``conftest.py`` (:mod:`.registry`).
 
 A case's ``check`` is one checker (``{numeric: {...}}``), a list of checkers
-(all must hold), or a composition. Every checker module has ``validate(spec)``
-(raises :class:`SpecError`) and ``check(spec, text) -> Verdict``; this module
-picks the text the checker sees (the final channel, or ``on: analysis``).
+(all must hold), or a composition (``all``, ``any``, ``not``). :func:`parse`
+turns it into a tree of :class:`Judge`, :class:`AllOf`, :class:`AnyOf` and
+:class:`Not`, each checker's spec parsed; :func:`judge` runs the tree on an
+answer's channels (the final one, or ``on: analysis``).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from pytest_gptoss.verdict import SpecError, Verdict
+from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
-#: checker name -> module under pytest_gptoss.checkers, imported on first use
-REGISTRY: dict[str, str] = {
-    "numeric": "numeric",
-    "text": "text",
-    "sql": "sql",
-    "code": "code",
-    "premise": "premise",
-    "conclusion": "conclusion",
-    "json": "json",
-    "html": "html",
-    "plan": "plan",
-    "python_function": "python_function",
-    "mermaid": "mermaid",
-}
+if TYPE_CHECKING:
+    from pytest_gptoss.checkers.registry import Registry
+
+__all__ = ["Checker", "SpecError", "Verdict", "check_keys", "parse", "judge"]
+
+S = TypeVar("S")
 COMPOSITIONS = ("all", "any", "not")
 CHANNELS = ("final", "analysis")
 
 
-def checker_module(name: str) -> ModuleType:
-    return importlib.import_module(f"pytest_gptoss.checkers.{REGISTRY[name]}")
+@dataclass(frozen=True)
+class Checker(Generic[S]):
+    """A checker: ``parse`` turns a case file's spec into ``S`` (or raises :class:`SpecError`), ``judge`` an answer.
+
+    ``judge`` must be pure: the same parsed spec and text give the same verdict.
+    """
+
+    name: str
+    parse: Callable[[Any], S]
+    judge: Callable[[S, str], Verdict]
+
+    def check(self, spec: Any, text: str) -> Verdict:
+        """Parse ``spec`` and judge ``text`` with it in one step (for scripts and tests)."""
+        return self.judge(self.parse(spec), text)
 
 
-def validate(check: Any) -> None:
-    """Raise :class:`SpecError` (with a path under ``check``) if malformed."""
+@dataclass(frozen=True)
+class Judge:
+    """One checker with its parsed spec, judging one channel of the answer."""
+
+    checker: Checker[Any]
+    spec: Any
+    channel: str = "final"
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Check
+
+
+Check: TypeAlias = "Judge | AllOf | AnyOf | Not"
+
+
+def parse(check: Any, registry: Registry) -> Check:
+    """The parsed tree of a case's ``check``, or :class:`SpecError` with the bad field's path under ``check``."""
     if isinstance(check, list):
         if not check:
             raise SpecError("an empty list of checkers checks nothing; name at least one")
-        for index, item in enumerate(check):
-            try:
-                validate(item)
-            except SpecError as exc:
-                raise exc.prefixed(index) from None
-        return
+        return _all(tuple(_parse_part(item, registry, index) for index, item in enumerate(check)))
     if not isinstance(check, Mapping) or len(check) != 1:
-        known = ", ".join([*REGISTRY, *COMPOSITIONS])
+        known = ", ".join([*registry.names(), *COMPOSITIONS])
         raise SpecError(f"a check is a mapping with exactly one key ({known}), or a list of them")
     ((name, spec),) = check.items()
     if name in ("all", "any"):
         if not isinstance(spec, list) or not spec:
             raise SpecError(f"'{name}' takes a non-empty list of checks", (name,))
-        for index, item in enumerate(spec):
-            try:
-                validate(item)
-            except SpecError as exc:
-                raise exc.prefixed(name, index) from None
-        return
+        parts = tuple(_parse_part(item, registry, name, index) for index, item in enumerate(spec))
+        return _all(parts) if name == "all" else AnyOf(parts)
     if name == "not":
-        try:
-            validate(spec)
-        except SpecError as exc:
-            raise exc.prefixed(name) from None
-        return
-    if name not in REGISTRY:
-        known = ", ".join(sorted([*REGISTRY, *COMPOSITIONS]))
-        raise SpecError(f"unknown checker '{name}'; known checkers: {known}", (name,))
-    if isinstance(spec, Mapping) and "on" in spec and spec["on"] not in CHANNELS:
-        raise SpecError(f"'on' must be one of {', '.join(CHANNELS)}", (name, "on"))
+        return Not(_parse_part(spec, registry, name))
+    checker = registry.get(name)
+    channel = "final"
+    if isinstance(spec, Mapping) and "on" in spec:
+        channel = spec["on"]
+        if channel not in CHANNELS:
+            raise SpecError(f"'on' must be one of {', '.join(CHANNELS)}", (name, "on"))
+        spec = {key: value for key, value in spec.items() if key != "on"}
     try:
-        checker_module(name).validate(_without_on(spec))
+        return Judge(checker, checker.parse(spec), channel)
     except SpecError as exc:
         raise exc.prefixed(name) from None
 
 
-def run(check: Any, channels: Mapping[str, str]) -> Verdict:
+def judge(check: Check, channels: Mapping[str, str]) -> Verdict:
     """Judge an answer, given its channels (``final``, ``analysis``)."""
-    if isinstance(check, list):
-        return _all("all", [run(item, channels) for item in check])
-    ((name, spec),) = check.items()
-    if name == "all":
-        return _all("all", [run(item, channels) for item in spec])
-    if name == "any":
-        return _any([run(item, channels) for item in spec])
-    if name == "not":
-        inner = run(spec, channels)
-        if inner.error:
-            return inner
-        return Verdict(
-            passed=not inner.passed,
-            checker="not",
-            expected="the inner check to fail",
-            found="it passed" if inner.passed else "it failed",
-            parts=(inner,),
-        )
-    channel = spec.get("on", "final") if isinstance(spec, Mapping) else "final"
-    return checker_module(name).check(_without_on(spec), channels.get(channel, "") or "")
+    if isinstance(check, Judge):
+        return check.checker.judge(check.spec, channels.get(check.channel, "") or "")
+    if isinstance(check, AllOf):
+        return _all_held([judge(part, channels) for part in check.parts])
+    if isinstance(check, AnyOf):
+        return _any_held([judge(part, channels) for part in check.parts])
+    inner = judge(check.inner, channels)
+    if inner.error:
+        return inner
+    return Verdict(
+        passed=not inner.passed,
+        checker="not",
+        expected="the inner check to fail",
+        found="it passed" if inner.passed else "it failed",
+        parts=(inner,),
+    )
 
 
-def _without_on(spec: Any) -> Any:
-    if isinstance(spec, Mapping):
-        return {k: v for k, v in spec.items() if k != "on"}
-    return spec
+def _parse_part(item: Any, registry: Registry, *at: str | int) -> Check:
+    try:
+        return parse(item, registry)
+    except SpecError as exc:
+        raise exc.prefixed(*at) from None
 
 
-def _all(name: str, verdicts: list[Verdict]) -> Verdict:
-    if len(verdicts) == 1:
-        return verdicts[0]
+def _all(parts: tuple[Check, ...]) -> Check:
+    return parts[0] if len(parts) == 1 else AllOf(parts)
+
+
+def _all_held(verdicts: list[Verdict]) -> Verdict:
     failed = [v for v in verdicts if not v.passed]
     return Verdict(
         passed=not failed,
-        checker=name,
+        checker="all",
         expected=f"all {len(verdicts)} checks to hold",
         found=f"{len(verdicts) - len(failed)} of {len(verdicts)} held",
         error=any(v.error for v in verdicts),
@@ -122,7 +147,7 @@ def _all(name: str, verdicts: list[Verdict]) -> Verdict:
     )
 
 
-def _any(verdicts: list[Verdict]) -> Verdict:
+def _any_held(verdicts: list[Verdict]) -> Verdict:
     held = [v for v in verdicts if v.passed]
     return Verdict(
         passed=bool(held),

@@ -53,12 +53,13 @@ import ast
 import re
 import signal
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import fenced_blocks
+from pytest_gptoss.clipping import clip
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "code"
@@ -99,12 +100,26 @@ class CodeBlock:
         else:
             tag = f"```{self.language}" if self.language else "untagged ```"
             place = f"code block {self.index} of {self.count} ({tag}, answer line {self.line})"
-        return f"{place}; first line: {_clip(first)}"
+        return f"{place}; first line: {_quoted(first)}"
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` if the ``code`` spec is malformed."""
-    check_keys(spec, KEYS, name="code", usage="'code' takes a mapping with at least 'stdout' (the expected output)")
+@dataclass(frozen=True, kw_only=True)
+class CodeSpec:
+    """A parsed ``code`` spec."""
+
+    stdout: str | int | float
+    match: str = "lines"
+    stdin: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    language: str = "python"
+    no_imports_outside_stdlib: bool = False
+
+
+def parse(spec: Any) -> CodeSpec:
+    """The typed spec, or :class:`SpecError` with the bad field's path."""
+    spec = check_keys(spec, KEYS, name="code",
+                      usage="'code' takes a mapping with at least 'stdout' (the expected output)")
     if "stdout" not in spec:
         raise SpecError("'stdout' (the expected output) is required")
     expected = spec["stdout"]
@@ -127,49 +142,53 @@ def validate(spec: Any) -> None:
         raise SpecError(f"'language' must be one of: {', '.join(LANGUAGES)}", ("language",))
     if not isinstance(spec.get("no_imports_outside_stdlib", False), bool):
         raise SpecError("'no_imports_outside_stdlib' must be true or false", ("no_imports_outside_stdlib",))
+    return CodeSpec(stdout=expected, match=match, stdin=spec.get("stdin"), timeout=float(timeout), memory_mb=memory,
+                    language=spec.get("language", "python"),
+                    no_imports_outside_stdlib=spec.get("no_imports_outside_stdlib", False))
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
+def judge(spec: CodeSpec, text: str) -> Verdict:
     """Run the answer's program in the sandbox and judge its output against ``spec``."""
     from pytest_gptoss.sandbox import SandboxError, describe_isolation, run_program
 
-    match = spec.get("match", "lines")
-    expected = _expected_text(spec["stdout"])
-    number = _as_number(spec["stdout"]) if match == "contains" else None
+    match = spec.match
+    expected = _expected_text(spec.stdout)
+    number = _as_number(spec.stdout) if match == "contains" else None
     if match == "lines":
         shown_expected = "stdout:\n" + _show(expected)
     elif number is not None:
         shown_expected = f"stdout containing the number {expected} (as a whole number)"
     else:
-        shown_expected = f"stdout containing {_clip(expected)}"
+        shown_expected = f"stdout containing {_quoted(expected)}"
 
     def fail(found: str, why: str, where: str = "", **details: Any) -> Verdict:
-        return Verdict(False, NAME, shown_expected, found, where, why, details=details)
+        return Verdict(
+            passed=False, checker=NAME, expected=shown_expected, found=found, where=where, why=why, details=details,
+        )
 
     block = extract_code(text)
     if block is None:
         return fail(
-            _clip(text.strip()) or "(empty answer)",
+            _quoted(text.strip()) or "(empty answer)",
             "no code block that parses as Python, and the whole answer is not Python",
         )
     where = block.describe()
     if block.syntax_error:
         return fail("a program that does not parse", f"syntax error: {block.syntax_error}", where)
-    if spec.get("no_imports_outside_stdlib"):
+    if spec.no_imports_outside_stdlib:
         outside = imports_outside_stdlib(block.code)
         if outside:
             listed = "; ".join(f"line {line}: {statement}" for line, statement, _ in outside)
             modules = ", ".join(dict.fromkeys(module for _, _, module in outside))
             return fail(listed, f"imports outside the standard library: {modules} (not run)", where)
 
-    timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
-    memory_mb = int(spec.get("memory_mb", DEFAULT_MEMORY_MB))
+    timeout, memory_mb = spec.timeout, spec.memory_mb
     try:
-        result = run_program(block.code, stdin=spec.get("stdin"), timeout=WALL_FACTOR * timeout,
+        result = run_program(block.code, stdin=spec.stdin, timeout=WALL_FACTOR * timeout,
                              cpu_seconds=timeout, memory_mb=memory_mb)
     except SandboxError as exc:
         why = f"the sandbox could not run the program: {exc}"
-        return Verdict(False, NAME, shown_expected, "", where, why, error=True)
+        return Verdict(passed=False, checker=NAME, expected=shown_expected, found="", where=where, why=why, error=True)
 
     details = {
         "block": block.index,
@@ -196,7 +215,7 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
         why = _missing_text(expected, result.stdout)
     if why:
         return fail(found, why, where, **details)
-    return Verdict(True, NAME, shown_expected, found, where, details=details)
+    return Verdict(passed=True, checker=NAME, expected=shown_expected, found=found, where=where, details=details)
 
 
 def extract_code(text: str) -> CodeBlock | None:
@@ -218,13 +237,13 @@ def first_difference(expected: str, found: str) -> str:
     want, got = _lines(expected), _lines(found)
     for number, (a, b) in enumerate(zip(want, got, strict=False), start=1):
         if not _same_line(a, b):
-            return f"line {number} differs: expected {_clip(a)}, found {_clip(b)}"
+            return f"line {number} differs: expected {_quoted(a)}, found {_quoted(b)}"
     if len(got) < len(want):
         if not got:
             return "the program printed nothing"
-        return f"the output stops after line {len(got)}; expected line {len(got) + 1}: {_clip(want[len(got)])}"
+        return f"the output stops after line {len(got)}; expected line {len(got) + 1}: {_quoted(want[len(got)])}"
     if len(got) > len(want):
-        return f"unexpected output from line {len(want) + 1}: {_clip(got[len(want)])}"
+        return f"unexpected output from line {len(want) + 1}: {_quoted(got[len(want)])}"
     return ""
 
 
@@ -366,7 +385,7 @@ def _missing_text(expected: str, output: str) -> str:
         return ""
     if not output.strip():
         return "the program printed nothing"
-    return f"{_clip(want)} does not appear in the output"
+    return f"{_quoted(want)} does not appear in the output"
 
 
 def _run_problem(result: Any, timeout: float, memory_mb: int) -> str:
@@ -400,25 +419,21 @@ def _run_problem(result: Any, timeout: float, memory_mb: int) -> str:
 
 def _last_error_line(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return _cut(lines[-1]) if lines else ""
+    return clip(lines[-1], SHOWN_WIDTH) if lines else ""
 
 
 # --- showing text in one screen ----------------------------------------------
 
 
-def _cut(text: str, width: int = SHOWN_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _clip(text: str, width: int = SHOWN_WIDTH) -> str:
+def _quoted(text: str, width: int = SHOWN_WIDTH) -> str:
     """Quoted, so that spaces and empty lines show."""
-    return repr(_cut(text, width))
+    return repr(clip(text, width))
 
 
 def _show(text: str, truncated: bool = False) -> str:
     if not text.strip():
         return "(no output)"
-    lines = [_cut(line) for line in _lines(text)]
+    lines = [clip(line, SHOWN_WIDTH) for line in _lines(text)]
     if len(lines) > 2 * SHOWN_LINES + 1:
         hidden = len(lines) - 2 * SHOWN_LINES
         lines = [*lines[:SHOWN_LINES], f"... ({hidden} more lines) ...", *lines[-SHOWN_LINES:]]
@@ -427,5 +442,8 @@ def _show(text: str, truncated: bool = False) -> str:
 
 
 def _tail(text: str) -> str:
-    lines = [_cut(line) for line in text.rstrip().splitlines()]
+    lines = [clip(line, SHOWN_WIDTH) for line in text.rstrip().splitlines()]
     return "\n".join(lines[-SHOWN_STDERR_LINES:])
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

@@ -35,8 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers import text as text_checker
-from pytest_gptoss.checkers.normalize import Sentence, closing_brace, sentences, view
+from pytest_gptoss.checkers.normalize import closing_brace, sentences, view
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -74,23 +75,38 @@ class Conclusion:
     how: str
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    check_keys(spec, KEYS, name="conclusion",
-               usage="conclusion takes a mapping with at least one of " + ", ".join(ASSERTIONS))
+@dataclass(frozen=True, kw_only=True)
+class ConclusionSpec:
+    """A parsed ``conclusion`` spec."""
+
+    polarity: str | None
+    #: the regex, not_regex and mentions assertions, as the text checker parses them
+    text: text_checker.TextSpec | None
+    about: re.Pattern[str] | None
+    expected: str
+
+
+def parse(spec: Any) -> ConclusionSpec:
+    """The typed spec, or :class:`SpecError` with the bad field's path."""
+    spec = check_keys(spec, KEYS, name="conclusion",
+                      usage="conclusion takes a mapping with at least one of " + ", ".join(ASSERTIONS))
     if not any(key in spec for key in ASSERTIONS):
         raise SpecError("conclusion needs at least one of " + ", ".join(ASSERTIONS))
     if "polarity" in spec and spec["polarity"] not in POLARITIES:
         raise SpecError(f"'polarity' is yes or no, not {spec['polarity']!r}", ("polarity",))
-    _text_spec(spec)
-    if "about" in spec:
-        _about(spec)
+    assertions = {key: spec[key] for key in ("regex", "not_regex", "mentions") if key in spec}
+    return ConclusionSpec(
+        polarity=spec.get("polarity"),
+        text=text_checker.parse(assertions) if assertions else None,
+        about=_about(spec),
+        expected=_expected(spec),
+    )
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
+def judge(spec: ConclusionSpec, text: str) -> Verdict:
     """Judge the conclusion of ``text``; the rest of the answer only informs the verdict."""
-    found = find_conclusion(text, _about(spec))
-    expected = _expected(spec)
+    found = find_conclusion(text, spec.about)
+    expected = spec.expected
     if found is None:
         return Verdict(passed=False, checker="conclusion", expected=expected,
                        found="no conclusion: the answer is empty", where="the answer is empty")
@@ -99,20 +115,20 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     disagreements: list[str] = []
     body = text[: found.start] + " " * (found.end - found.start) + text[found.end:]
     said = polarity(found.text)
-    if "polarity" in spec:
-        if said != spec["polarity"]:
-            problems.append(f"concludes {said!r}, not {spec['polarity']!r}")
-        other = [s for s in sentences(body) if _is_about(spec, s) and polarity(s.folded) != said]
+    if spec.polarity is not None:
+        if said != spec.polarity:
+            problems.append(f"concludes {said!r}, not {spec.polarity!r}")
+        other = [s for s in sentences(body)
+                 if spec.about is not None and spec.about.search(s.folded) and polarity(s.folded) != said]
         if other:
             first = other[0]
             disagreements.append(f"the rest of the answer says {polarity(first.folded)!r}: "
                                  + snippet(text, first.start, first.end))
-    text_spec = _text_spec(spec)
-    if text_spec is not None:
-        inner = text_checker.check(text_spec, found.text)
+    if spec.text is not None:
+        inner = text_checker.judge(spec.text, found.text)
         for failure in inner.details["failed"]:
             problems.append(f"{failure['label']}: {failure['reason']} of the conclusion")
-        if inner.details["failed"] and text_checker.check(text_spec, body).passed:
+        if inner.details["failed"] and text_checker.judge(spec.text, body).passed:
             disagreements.append("the rest of the answer holds what the conclusion misses")
     details = {"conclusion": text[found.start:found.end], "how": found.how, "polarity": said,
                "disagreements": disagreements}
@@ -183,14 +199,6 @@ def _conclusion(text: str, span: tuple[int, int], how: str) -> Conclusion:
     return Conclusion(start, end, view(text[start:end]).text.strip(), how)
 
 
-def _text_spec(spec: Mapping[str, Any]) -> dict[str, Any] | None:
-    keys = {key: spec[key] for key in ("regex", "not_regex", "mentions") if key in spec}
-    if not keys:
-        return None
-    text_checker.validate(keys)
-    return keys
-
-
 def _about(spec: Mapping[str, Any]) -> re.Pattern[str] | None:
     if "about" not in spec:
         return None
@@ -201,11 +209,6 @@ def _about(spec: Mapping[str, Any]) -> re.Pattern[str] | None:
         return re.compile(unicodedata.normalize("NFKC", pattern), re.I)
     except re.error as exc:
         raise SpecError(f"invalid regex {pattern!r}: {exc}", ("about",)) from None
-
-
-def _is_about(spec: Mapping[str, Any], sentence: Sentence) -> bool:
-    about = _about(spec)
-    return about is not None and about.search(sentence.folded) is not None
 
 
 def _expected(spec: Mapping[str, Any]) -> str:
@@ -220,3 +223,6 @@ def _expected(spec: Mapping[str, Any]) -> str:
         groups = [[g] if isinstance(g, str) else g for g in spec["mentions"]]
         parts.append("mentions " + ", ".join(f"[{' | '.join(g)}]" for g in groups))
     return "; ".join(parts)
+
+
+CHECKER = Checker(name="conclusion", parse=parse, judge=judge)

@@ -32,11 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
+from pytest_gptoss.clipping import clip_line
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
-CHECKER = "html"
+NAME = "html"
 KEYS = ("assert", "document")
 ASSERTION_KEYS = ("selector", "text", "text_contains", "text_regex", "attr_regex", "texts", "count", "exists")
 TEXT_FILTERS = ("text", "text_contains", "text_regex")
@@ -107,12 +109,7 @@ class _Spec:
     document: bool
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    _parse(spec)
-
-
-def _parse(spec: Any) -> _Spec:
+def parse(spec: Any) -> _Spec:
     check_keys(spec, KEYS, name="html",
                usage="html takes a mapping with 'assert' (a list of assertions) and/or 'document'")
     if not any(key in spec for key in KEYS):
@@ -274,17 +271,18 @@ class _Failure:
     element: Any = None
 
 
-def check(spec: Any, text: str) -> Verdict:
+def judge(parsed: _Spec, text: str) -> Verdict:
     """Parse the answer's HTML and judge every assertion in ``spec``; all must hold."""
     import soupsieve
 
-    parsed = _parse(spec)
     expected = _expected(parsed)
     extracted = extract_html(text)
     if extracted is None:
-        where = f"answer: {_clip(text.strip(), 60)}" if text.strip() else "the answer is empty"
-        return Verdict(False, CHECKER, expected, "no HTML in the answer",
-                       where, "found no fenced HTML block and no tag in the text", details={"failed": []})
+        where = f"answer: {clip_line(text.strip(), 60)}" if text.strip() else "the answer is empty"
+        return Verdict(
+            passed=False, checker=NAME, expected=expected, found="no HTML in the answer", where=where,
+            why="found no fenced HTML block and no tag in the text", details={"failed": []},
+        )
     soup = parse_html(extracted.source)
     failures = []
     if parsed.document and not _DOCUMENT_START.search(_COMMENT.sub("", extracted.source)):
@@ -308,13 +306,15 @@ def check(spec: Any, text: str) -> Verdict:
             where_lines.append(f"{name}: {_where_element(text, extracted, failure.element)}")
     if not failures:
         found = f"all {total} assertions held" if total > 1 else "the assertion held"
-        return Verdict(True, CHECKER, expected, found, extracted.origin, details=details)
+        return Verdict(
+            passed=True, checker=NAME, expected=expected, found=found, where=extracted.origin, details=details,
+        )
     shown = [f"✗ {f.label}: {f.note}" for f in failures[:SHOWN_FAILURES]]
     if len(failures) > SHOWN_FAILURES:
         shown.append(f"… and {len(failures) - SHOWN_FAILURES} more")
     return Verdict(
         passed=False,
-        checker=CHECKER,
+        checker=NAME,
         expected=expected,
         found="\n".join(shown),
         where="\n".join(where_lines),
@@ -387,13 +387,13 @@ def _normalise(text: str) -> str:
 def _texts_found(elements: list[Any]) -> str:
     if not elements:
         return "no element matches the selector"
-    texts = [repr(_clip(element_text(el), 40)) for el in elements[:SHOWN_TEXTS]]
+    texts = [repr(clip_line(element_text(el), 40)) for el in elements[:SHOWN_TEXTS]]
     more = f", … ({len(elements)} in all)" if len(elements) > SHOWN_TEXTS else ""
     return "texts found: " + ", ".join(texts) + more
 
 
 def _outer(element: Any) -> str:
-    return _clip(" ".join(str(element).split()), ELEMENT_WIDTH)
+    return clip_line(" ".join(str(element).split()), ELEMENT_WIDTH)
 
 
 def _where_element(text: str, extracted: Extracted, element: Any) -> str:
@@ -422,9 +422,7 @@ def _expected(spec: _Spec) -> str:
         if (assertion.count_min, assertion.count_max) != default:
             label += f" ({assertion.wanted()})"
         parts.append(label)
-    return _clip("; ".join(parts), EXPECTED_WIDTH)
+    return clip_line("; ".join(parts), EXPECTED_WIDTH)
 
 
-def _clip(text: str, width: int) -> str:
-    text = text.replace("\n", "⏎")
-    return text if len(text) <= width else text[: width - 1] + "…"
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

@@ -42,11 +42,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
+from pytest_gptoss.clipping import clip_line
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
-CHECKER = "json"
+NAME = "json"
 KEYS = ("schema", "shape", "consecutive", "others", "last")
 SHAPES = ("any", "value", "sequence")
 SEQUENCE_ONLY = ("consecutive", "others", "last")
@@ -86,12 +88,7 @@ class _Spec:
     last: dict[str, Any]
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    _parse(spec)
-
-
-def _parse(spec: Any) -> _Spec:
+def parse(spec: Any) -> _Spec:
     if spec is None:
         spec = {}
     check_keys(spec, KEYS, name="json", usage=f"json takes a mapping of {', '.join(KEYS)} (all optional)")
@@ -145,7 +142,7 @@ def _check_schema(schema: Any) -> None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise SpecError(f"not a valid JSON Schema: {_clip(exc.message)}", ("schema", *exc.path)) from None
+        raise SpecError(f"not a valid JSON Schema: {clip_line(exc.message, 200)}", ("schema", *exc.path)) from None
     checked = Draft202012Validator.FORMAT_CHECKER.checkers
     for path, name in _formats(schema, ("schema",)):
         if name not in checked:
@@ -406,15 +403,17 @@ class _Problem:
     span: Span | None
 
 
-def check(spec: Any, text: str) -> Verdict:
+def judge(parsed: _Spec, text: str) -> Verdict:
     """Find the answer's JSON, shape it as ``spec`` says, and validate it."""
     from referencing.exceptions import Unresolvable
 
-    parsed = _parse(spec)
     expected = _expected(parsed)
 
     def fail(found: str, why: str, where: str = "", error: bool = False, **details: object) -> Verdict:
-        return Verdict(False, CHECKER, expected, found, where, why, error=error, details=details)
+        return Verdict(
+            passed=False, checker=NAME, expected=expected, found=found, where=where, why=why, error=error,
+            details=details,
+        )
 
     try:
         found = find_json(text)
@@ -424,7 +423,7 @@ def check(spec: Any, text: str) -> Verdict:
         return fail(f"JSON that does not parse, in {exc.source}", exc.message, where,
                     values=0, source=exc.source, problems=[{"path": None, "message": exc.message}])
     if not found.values:
-        head = f"answer: {_clip(text.strip(), 60)}" if text.strip() else "the answer is empty"
+        head = f"answer: {clip_line(text.strip(), 60)}" if text.strip() else "the answer is empty"
         return fail("no JSON in the answer", "found no JSON value, fenced or bare", head,
                     values=0, source="", problems=[])
 
@@ -446,7 +445,7 @@ def check(spec: Any, text: str) -> Verdict:
     except RecursionError:
         return fail(found_text, "the value is nested too deeply to validate")
     except Unresolvable as exc:
-        return fail(found_text, f"the schema could not be applied: {_clip(str(exc))}", error=True)
+        return fail(found_text, f"the schema could not be applied: {clip_line(str(exc), 200)}", error=True)
     if items is not None and parsed.shape == "sequence":
         reported = {p.path for p in problems}
         problems += [p for p in _sequence_problems(parsed, instance) if p.path not in reported]
@@ -458,7 +457,10 @@ def check(spec: Any, text: str) -> Verdict:
         "problems": [{"path": _json_path(p.path), "message": p.message} for p in located],
     }
     if not located:
-        return Verdict(True, CHECKER, expected, found_text, _where_values(text, found.spans), details=details)
+        return Verdict(
+            passed=True, checker=NAME, expected=expected, found=found_text, where=_where_values(text, found.spans),
+            details=details,
+        )
     shown = [f"{_json_path(p.path)}: {p.message}" for p in located[:SHOWN_PROBLEMS]]
     if len(located) > SHOWN_PROBLEMS:
         shown.append(f"… and {len(located) - SHOWN_PROBLEMS} more")
@@ -503,11 +505,11 @@ def _message(error: Any) -> str:
     message = error.message
     shown = repr(error.instance)
     if message.startswith(shown) and len(shown) > 40:
-        message = _clip(shown, 40) + message[len(shown) :]
+        message = clip_line(shown, 40) + message[len(shown) :]
     if error.validator in ("minItems", "maxItems") and isinstance(error.instance, list):
         size = len(error.instance)
         message += f" (it has {size} item{'s' if size != 1 else ''}, {error.validator} is {error.validator_value})"
-    return _clip(message, 200)
+    return clip_line(message, 200)
 
 
 def _sequence_problems(spec: _Spec, items: list[Any]) -> list[_Problem]:
@@ -519,7 +521,7 @@ def _sequence_problems(spec: _Spec, items: list[Any]) -> list[_Problem]:
         if key not in item:
             problems.append(_Problem((index,), f"{key!r} is missing ({rule})", None))
         elif not _json_equal(item[key], expected):
-            shown = _clip(repr(item[key]), 40)
+            shown = clip_line(repr(item[key]), 40)
             problems.append(_Problem((index, key), f"{shown} where {expected!r} was expected ({rule})", None))
 
     for index, item in enumerate(items):
@@ -527,7 +529,7 @@ def _sequence_problems(spec: _Spec, items: list[Any]) -> list[_Problem]:
         wanted = spec.last if is_last else spec.others
         if not isinstance(item, dict):
             if spec.consecutive or wanted:
-                problems.append(_Problem((index,), f"{_clip(repr(item), 40)} is not an object", None))
+                problems.append(_Problem((index,), f"{clip_line(repr(item), 40)} is not an object", None))
             continue
         if spec.consecutive is not None:
             differs(index, spec.consecutive, index + 1, f"{spec.consecutive} must run 1, 2, 3, …")
@@ -574,7 +576,7 @@ def _expected(spec: _Spec) -> str:
         out += "; every item but the last has " + ", ".join(f"{k} = {_show(v)}" for k, v in spec.others.items())
     if spec.last:
         out += "; the last item has " + ", ".join(f"{k} = {_show(v)}" for k, v in spec.last.items())
-    return _clip(out, EXPECTED_WIDTH)
+    return clip_line(out, EXPECTED_WIDTH)
 
 
 def _describe(schema: Any, depth: int = 0) -> str:
@@ -641,12 +643,7 @@ def _show(value: Any, width: int = SHOWN_WIDTH) -> str:
         shown = _json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
         shown = repr(value)
-    return _clip(shown, width)
-
-
-def _clip(text: str, width: int = 200) -> str:
-    text = text.replace("\n", "⏎")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return clip_line(shown, width)
 
 
 def _json_path(path: Path) -> str:
@@ -676,3 +673,6 @@ def _lines_of(text: str, starts: list[int]) -> str:
     lines = [_line(text, s) for s in starts]
     shown = ", ".join(str(n) for n in lines[:6]) + (", …" if len(lines) > 6 else "")
     return ("line " if len(lines) == 1 else "lines ") + shown
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

@@ -93,6 +93,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "mermaid"
@@ -197,12 +198,7 @@ class _Spec:
     parser: str | None
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    _parse_spec(spec)
-
-
-def _parse_spec(spec: Any) -> _Spec:
+def parse(spec: Any) -> _Spec:
     if spec is None:
         spec = {}
     check_keys(spec, KEYS, name="mermaid", usage=f"mermaid takes a mapping (keys: {', '.join(KEYS)})")
@@ -1499,9 +1495,8 @@ class _Judged:
     unavailable: str = ""
 
 
-def check(spec: Any, text: str) -> Verdict:
+def judge(parsed: _Spec, text: str) -> Verdict:
     """Judge the flowchart in ``text`` against ``spec``: it must parse, and every assertion must hold."""
-    parsed = _parse_spec(spec)
     expected = _expected(parsed)
     block = find_diagram(text)
     if block is None:
@@ -1842,3 +1837,6 @@ def _answer_head(text: str, width: int = 60) -> str:
         return "the answer is empty"
     head = text if len(text) <= width else text[: width - 1] + "…"
     return f"answer ({len(text)} chars): " + head.replace("\n", "⏎")
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

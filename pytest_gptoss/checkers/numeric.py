@@ -29,6 +29,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -151,12 +152,7 @@ class _Spec:
     rel_tol: Fraction
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    _parse(spec)
-
-
-def _parse(spec: Any) -> _Spec:
+def parse(spec: Any) -> _Spec:
     if _is_number(spec):
         spec = {"answer": spec}
     if not isinstance(spec, Mapping):
@@ -514,9 +510,8 @@ def _extracted(text: str, token: _Token, how: str) -> Extracted:
 # -- verdict ------------------------------------------------------------------
 
 
-def check(spec: Any, text: str) -> Verdict:
+def judge(parsed: _Spec, text: str) -> Verdict:
     """Extract the answer's number from ``text`` and compare it with ``spec``'s answer."""
-    parsed = _parse(spec)
     unit = parsed.unit
     expected = _quantity(parsed.answer, unit)
     allowed = max(parsed.abs_tol, parsed.rel_tol * abs(parsed.answer))
@@ -622,3 +617,6 @@ def _fmt(value: Fraction, approximate: bool = True) -> str:
     if places:
         digits = f"{digits[:-places]}.{digits[-places:]}".rstrip("0").rstrip(".")
     return ("-" if value < 0 else "") + digits
+
+
+CHECKER = Checker(name="numeric", parse=parse, judge=judge)

@@ -47,6 +47,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -395,7 +396,7 @@ def validate(spec: Any) -> None:
             raise SpecError("'max_steps' must be a whole number, at least 1", ("max_steps",))
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
+def judge(spec: Mapping[str, Any], text: str) -> Verdict:
     """Read the plan in ``text`` and replay it in the spec's puzzle."""
     puzzle = PUZZLES[spec["puzzle"]]
     max_steps = spec.get("max_steps")
@@ -407,12 +408,15 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     if not plan.steps:
         found = f"answer ({len(text)} chars): {_head(text)}" if text.strip() else "(empty answer)"
         if plan.lone_move is None:
-            return Verdict(False, NAME, expected, found, "", "no plan found: no line of the answer describes a move")
+            return Verdict(
+                passed=False, checker=NAME, expected=expected, found=found, where="",
+                why="no plan found: no line of the answer describes a move",
+            )
         # one move-like sentence in prose (often the puzzle told again) is no plan to replay
         lone = plan.lone_move
         where = f"the only move-like words, answer line {lone.line}: {_head(lone.quote, QUOTE_WIDTH * 2)}"
         why = "no plan found: no list of steps, and the prose describes one move at most (a plan is a sequence)"
-        return Verdict(False, NAME, expected, found, where, why)
+        return Verdict(passed=False, checker=NAME, expected=expected, found=found, where=where, why=why)
 
     result = replay(puzzle, [step.move for step in plan.steps], max_steps)
     found = _show_steps(puzzle, plan.steps, result)
@@ -427,7 +431,7 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     }
     where = f"read from {plan.source}"
     if result.passed:
-        return Verdict(True, NAME, expected, found, where, details=details)
+        return Verdict(passed=True, checker=NAME, expected=expected, found=found, where=where, details=details)
     if result.failed_step is not None:
         step = plan.steps[result.failed_step - 1]
         where += f"\nstep {result.failed_step}: {snippet(text, *step.span)}"
@@ -439,7 +443,9 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
                 where += f"\nbefore it: {before}"
     else:
         where += f"\nat the end: {puzzle.describe_state(result.states[-1])}"
-    return Verdict(False, NAME, expected, found, where, result.why, details=details)
+    return Verdict(
+        passed=False, checker=NAME, expected=expected, found=found, where=where, why=result.why, details=details,
+    )
 
 
 def _describe(puzzle: Puzzle, move: Any) -> str:
@@ -851,3 +857,11 @@ def _and(words: Iterable[str]) -> str:
 
 def _count(n: int) -> str:
     return "one item" if n == 1 else f"{n} items"
+
+
+def parse(spec: Any) -> Mapping[str, Any]:
+    validate(spec)
+    return spec
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

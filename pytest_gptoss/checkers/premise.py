@@ -35,8 +35,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.normalize import sentences
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
@@ -47,24 +49,38 @@ HEDGES = (
     "reportedly", "allegedly", "supposedly", "it is said", "it is reported", "rumored", "rumoured",
     "is believed", "some say", "according to reports",
 )
-def validate(spec: Any) -> None:
-    check_keys(spec, KEYS, name="premise", usage="premise takes a mapping with 'topic' and 'rejects' (regexes)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PremiseSpec:
+    """A parsed ``premise`` spec: its regexes compiled, its hedges folded."""
+
+    topic: tuple[re.Pattern[str], ...]
+    rejects: tuple[re.Pattern[str], ...]
+    claim: tuple[re.Pattern[str], ...]
+    hedges: tuple[str, ...]
+
+
+def parse(spec: Any) -> PremiseSpec:
+    """The typed spec, or :class:`SpecError` with the bad field's path."""
+    spec = check_keys(spec, KEYS, name="premise", usage="premise takes a mapping with 'topic' and 'rejects' (regexes)")
     for key in ("topic", "rejects"):
         if key not in spec:
             raise SpecError(f"'{key}' is required: a regex or a list of regexes", (key,))
-        _patterns(spec, key)
-    if "claim" in spec:
-        _patterns(spec, "claim")
     hedges = spec.get("hedges", HEDGES)
     if not isinstance(hedges, (list, tuple)) or not all(isinstance(h, str) and h for h in hedges):
         raise SpecError("'hedges' is a list of words (an empty list turns the rule off)", ("hedges",))
+    return PremiseSpec(
+        topic=_patterns(spec, "topic"),
+        rejects=_patterns(spec, "rejects"),
+        claim=_patterns(spec, "claim" if "claim" in spec else "topic"),
+        hedges=tuple(_fold(h) for h in hedges),
+    )
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
-    topic = _patterns(spec, "topic")
-    rejects = _patterns(spec, "rejects")
-    claim = _patterns(spec, "claim" if "claim" in spec else "topic")
-    hedges = tuple(_fold(h) for h in spec.get("hedges", HEDGES))
+def judge(spec: PremiseSpec, text: str) -> Verdict:
+    """Pass an answer that rejects the premise and passes none of it on under a hedge."""
+    topic, rejects, claim, hedges = spec.topic, spec.rejects, spec.claim, spec.hedges
     found = sentences(text)
     about = [any(p.search(s.folded) for p in topic) for s in found]
     rejecting = [
@@ -118,7 +134,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def _patterns(spec: Mapping[str, Any], key: str) -> list[re.Pattern[str]]:
+def _patterns(spec: Mapping[str, Any], key: str) -> tuple[re.Pattern[str], ...]:
     raw = spec[key]
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items or not all(isinstance(p, str) and p for p in items):
@@ -130,4 +146,7 @@ def _patterns(spec: Mapping[str, Any], key: str) -> list[re.Pattern[str]]:
         except re.error as exc:
             path = (key,) if isinstance(raw, str) else (key, index)
             raise SpecError(f"invalid regex {pattern!r}: {exc}", path) from None
-    return compiled
+    return tuple(compiled)
+
+
+CHECKER = Checker(name="premise", parse=parse, judge=judge)

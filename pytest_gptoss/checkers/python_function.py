@@ -67,6 +67,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_gptoss.checkers import Checker
+from pytest_gptoss.clipping import clip
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 if TYPE_CHECKING:
@@ -415,7 +417,7 @@ class _Run:
     isolation: str = ""
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
+def judge(spec: Mapping[str, Any], text: str) -> Verdict:
     """Run the answer's function and the reference on the spec's inputs and compare what they return."""
     from pytest_gptoss.sandbox import SandboxError
 
@@ -426,8 +428,10 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     try:
         generated = generate(strategies, spec.get("max_examples", DEFAULT_MAX_EXAMPLES)) if "strategy" in spec else []
     except Exception as exc:  # Hypothesis rejects a combination validate() let through
-        return Verdict(False, NAME, f"{function}(...) to agree with the reference", "", "",
-                       f"could not generate inputs from 'strategy': {exc}", error=True)
+        return Verdict(
+            passed=False, checker=NAME, expected=f"{function}(...) to agree with the reference", found="", where="",
+            why=f"could not generate inputs from 'strategy': {exc}", error=True,
+        )
     inputs = list({_key(args): args for args in [*examples, *generated]}.values())
     timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
     memory_mb = int(spec.get("memory_mb", DEFAULT_MEMORY_MB))
@@ -437,14 +441,16 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     )
 
     def fail(found: str, why: str, where: str = "", **details: Any) -> Verdict:
-        return Verdict(False, NAME, expected, found, where, why, details=details)
+        return Verdict(
+            passed=False, checker=NAME, expected=expected, found=found, where=where, why=why, details=details,
+        )
 
     def error(why: str, where: str = "") -> Verdict:
-        return Verdict(False, NAME, expected, "", where, why, error=True)
+        return Verdict(passed=False, checker=NAME, expected=expected, found="", where=where, why=why, error=True)
 
     block = function_code(text, function)
     if block is None:
-        return fail(_clip(" ".join(text.split())) or "(empty answer)", "no Python code in the answer")
+        return fail(clip(" ".join(text.split()), SHOWN_WIDTH) or "(empty answer)", "no Python code in the answer")
     where = block.describe()
     if block.syntax_error:
         return fail("code that does not parse", f"syntax error: {block.syntax_error}", where)
@@ -468,12 +474,15 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     details: dict[str, Any] = {"inputs": len(inputs), "agreed": passed, "block": block.index,
                                "isolation": result.isolation}
     if not failures and result.stopped_at is None:
-        return Verdict(True, NAME, expected, f"all {len(inputs)} results agree", where, details=details)
+        return Verdict(
+            passed=True, checker=NAME, expected=expected, found=f"all {len(inputs)} results agree", where=where,
+            details=details,
+        )
 
     if not failures and result.stopped_at is not None:  # the answer hung or crashed on one input
         args = inputs[result.stopped_at]
         call = _call(function, args)
-        details.update(input=_clip(repr(list(args))), call=call)
+        details.update(input=clip(repr(list(args)), SHOWN_WIDTH), call=call)
         return fail(f"{call} {result.stopped_why}", f"{passed} inputs agreed before {call} stopped the run",
                     where, **details)
 
@@ -495,8 +504,9 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
     if result.stopped_at is not None:
         why += f"; then {_call(function, inputs[result.stopped_at])} {result.stopped_why}"
     details.update(
-        input=_clip(repr(list(args))), call=call, expected=outcome.expected, actual=outcome.actual,
-        failures=len(failures), shrunk_from=_clip(repr(list(shrunk_from))) if shrunk_from is not None else None,
+        input=clip(repr(list(args)), SHOWN_WIDTH), call=call, expected=outcome.expected, actual=outcome.actual,
+        failures=len(failures),
+        shrunk_from=clip(repr(list(shrunk_from)), SHOWN_WIDTH) if shrunk_from is not None else None,
     )
     return fail(found, why, where, **details)
 
@@ -598,7 +608,7 @@ def _run(
         return _Run(outcomes, isolation=result.isolation)
     stopped = _stop_reason(result, timeout, memory_mb)
     tail = " | ".join(result.stderr.strip().splitlines()[-3:])
-    tail = f" ({_clip(tail)})" if tail else ""
+    tail = f" ({clip(tail, SHOWN_WIDTH)})" if tail else ""
     if not reference_done:
         on = f" on {_call(reference_name, inputs[last_reference])}" if last_reference is not None else ""
         return _Run([], reference_error=f"the reference {stopped}{on}{tail}", isolation=result.isolation)
@@ -810,7 +820,7 @@ def _size(args: Any) -> tuple[int, str]:
 
 
 def _call(function: str, args: tuple[Any, ...]) -> str:
-    return _clip(f"{function}({', '.join(repr(a) for a in args)})")
+    return clip(f"{function}({', '.join(repr(a) for a in args)})", SHOWN_WIDTH)
 
 
 def _did(result: dict[str, str]) -> str:
@@ -823,10 +833,6 @@ def _does(result: dict[str, str]) -> str:
     if "raised" in result:
         return f"raises {result['raised']}" + (f": {result['message']}" if result["message"] else "")
     return f"returns {result['value']}"
-
-
-def _clip(text: str, width: int = SHOWN_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _clamp(value: Any, low: Any, high: Any) -> Any:
@@ -857,3 +863,11 @@ def _first(values: Iterator[Any], n: int) -> list[Any]:
 
 def _distinct(values: list[Any]) -> bool:
     return all(a != b for i, a in enumerate(values) for b in values[i + 1 :])
+
+
+def parse(spec: Any) -> Mapping[str, Any]:
+    validate(spec)
+    return spec
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

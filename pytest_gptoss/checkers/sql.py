@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
+from pytest_gptoss.clipping import clip_words
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
-CHECKER = "sql"
+NAME = "sql"
 REQUIRED = ("setup", "reference")
 DEFAULTS: dict[str, Any] = {
     "dialect": "mysql",
@@ -410,7 +412,7 @@ def _build_database(statements: list[str], timeout: float) -> sqlite3.Connection
             _with_deadline(db, timeout, functools.partial(_fetch_all, db, statement))
         except _QueryFailed as exc:
             db.close()
-            message = f"statement {number} ({_one_line(statement, 80)}): {exc.message}"
+            message = f"statement {number} ({clip_words(statement, 80)}): {exc.message}"
             raise _QueryFailed(exc.kind, message) from None
     return db
 
@@ -690,7 +692,7 @@ def _project(rows: list[Row], matching: tuple[int, ...]) -> list[Row]:
 # ---------------------------------------------------------------- verdict
 
 
-def check(spec: Mapping[str, Any], text: str) -> Verdict:
+def judge(spec: Mapping[str, Any], text: str) -> Verdict:
     """Run the answer's SQL and the reference on fresh SQLite copies and compare rows."""
     try:
         validate(spec)
@@ -720,7 +722,7 @@ def check(spec: Mapping[str, Any], text: str) -> Verdict:
             expected = _run_readonly(base, reference.sqlite, settings.timeout)
         except _QueryFailed as exc:
             return _error(
-                f"the reference to run: {_one_line(reference.sqlite, 200)}",
+                f"the reference to run: {clip_words(reference.sqlite, 200)}",
                 f"reference fails on SQLite: {exc.message}",
             )
         return _judge_answer(settings, text, base, expected, ordered, tie_columns)
@@ -746,7 +748,9 @@ def _judge_answer(
     }
 
     def verdict(passed: bool, found: str, where: str, why: str) -> Verdict:
-        return Verdict(passed, CHECKER, expected_text, found, where, why, details=details)
+        return Verdict(
+            passed=passed, checker=NAME, expected=expected_text, found=found, where=where, why=why, details=details,
+        )
 
     extracted = extract_sql(text)
     if extracted is None:
@@ -754,7 +758,7 @@ def _judge_answer(
         why = "no SQL query in the answer"
         if blocks:
             why += f": no ```sql block, none in the {describe_blocks(blocks)}, none in the prose"
-        return verdict(False, _one_line(text, 200) or "(an empty answer)", "", why)
+        return verdict(False, clip_words(text, 200) or "(an empty answer)", "", why)
     details["sql"] = extracted.sql
     statement = None
     failure: _Translation | None = None
@@ -766,7 +770,7 @@ def _judge_answer(
             continue
         details["sql"] = candidate
         break
-    sql_line = f"SQL: {_one_line(details['sql'], 300)}"
+    sql_line = f"SQL: {clip_words(details['sql'], 300)}"
     if statement is None:
         assert failure is not None
         return verdict(False, sql_line, extracted.where, f"SQL {_translation_why(failure)}")
@@ -855,7 +859,7 @@ def _translation_why(exc: _Translation) -> str:
 
 
 def _error(expected: str, why: str) -> Verdict:
-    return Verdict(False, CHECKER, expected, "", "", why, error=True)
+    return Verdict(passed=False, checker=NAME, expected=expected, found="", where="", why=why, error=True)
 
 
 def _describe_result(result: _Result, order_word: str) -> str:
@@ -885,6 +889,9 @@ def _plain_rows(rows: list[Row]) -> list[list[Any]]:
     return [[v.hex() if isinstance(v, bytes) else v for v in row] for row in rows[:DETAIL_ROWS]]
 
 
-def _one_line(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+def parse(spec: Any) -> Mapping[str, Any]:
+    validate(spec)
+    return spec
+
+
+CHECKER = Checker(name=NAME, parse=parse, judge=judge)

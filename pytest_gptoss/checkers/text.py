@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.normalize import View, view
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -43,7 +44,9 @@ _EXPECTED_WIDTH = 300
 
 
 @dataclass(frozen=True)
-class _Spec:
+class TextSpec:
+    """A parsed ``text`` spec: each assertion's values, the options, the labels."""
+
     contains: tuple[str, ...]
     not_contains: tuple[str, ...]
     regex: tuple[str, ...]
@@ -65,14 +68,8 @@ class _Result:
     index: int
 
 
-def validate(spec: Any) -> None:
-    """Raise :class:`SpecError` (with the bad field's path) if ``spec`` is malformed."""
-    _parse(spec)
-
-
-def check(spec: Any, text: str) -> Verdict:
+def judge(parsed: TextSpec, text: str) -> Verdict:
     """Judge ``text`` against every assertion in ``spec``; all must hold."""
-    parsed = _parse(spec)
     results = _run(parsed, text)
     failed = [r for r in results if not r.held]
     options = [name for name in OPTIONS if getattr(parsed, name)]
@@ -155,7 +152,7 @@ def fold(text: str, *, case: bool, width: bool) -> str:
 # -- spec ---------------------------------------------------------------------
 
 
-def _parse(spec: Any) -> _Spec:
+def parse(spec: Any) -> TextSpec:
     check_keys(spec, ASSERTIONS + OPTIONS, name="text",
                usage="text takes a mapping with at least one of " + ", ".join(ASSERTIONS))
     if not any(key in spec for key in ASSERTIONS):
@@ -172,7 +169,7 @@ def _parse(spec: Any) -> _Spec:
     for key, patterns in (("regex", regex), ("not_regex", not_regex)):
         for index, pattern in enumerate(patterns):
             _compile(pattern, flags["ignore_case"], flags["ignore_width"], _value_path(spec, key, index))
-    return _Spec(
+    return TextSpec(
         contains=_strings(spec, "contains", labels),
         not_contains=_strings(spec, "not_contains", labels),
         regex=regex,
@@ -331,7 +328,7 @@ def _clusters(text: str) -> list[tuple[int, int]]:
     return bounds
 
 
-def _run(spec: _Spec, text: str) -> list[_Result]:
+def _run(spec: TextSpec, text: str) -> list[_Result]:
     # The normalized view first, then the text as written: markup never hides a
     # fact, and an assertion written against the markup still sees it.
     seen = view(text, width=spec.ignore_width)
@@ -388,7 +385,7 @@ def _identity(start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _label(spec: _Spec, key: str, index: int) -> str:
+def _label(spec: TextSpec, key: str, index: int) -> str:
     """How a verdict names one assertion: the spec's label, else the assertion as written."""
     human = spec.labels.get((key, index))
     if key == "mentions":
@@ -400,7 +397,7 @@ def _label(spec: _Spec, key: str, index: int) -> str:
     return f"{key} /{value}/" if key in ("regex", "not_regex") else f"{key} {value!r}"
 
 
-def _shown(spec: _Spec, key: str, index: int) -> str:
+def _shown(spec: TextSpec, key: str, index: int) -> str:
     """An unlabelled assertion's needle, pattern or group, as ``expected`` lists it."""
     value = getattr(spec, key)[index]
     if key == "mentions":
@@ -408,7 +405,7 @@ def _shown(spec: _Spec, key: str, index: int) -> str:
     return f"/{value}/" if key in ("regex", "not_regex") else repr(value)
 
 
-def _expected(spec: _Spec) -> str:
+def _expected(spec: TextSpec) -> str:
     """Every assertion: a labelled one by its label alone, the others by key and needle or pattern."""
     parts = []
     for key in ASSERTIONS:
@@ -418,3 +415,6 @@ def _expected(spec: _Spec) -> str:
             parts.append(f"{key} " + ", ".join(plain))
         parts.extend(spec.labels[(key, index)] for index in indexes if (key, index) in spec.labels)
     return "; ".join(parts)
+
+
+CHECKER = Checker(name="text", parse=parse, judge=judge)

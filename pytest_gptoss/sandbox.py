@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from pytest_gptoss.sandbox_child import NOBODY, encode_config, processes
+from pytest_gptoss.sandbox_view import BWRAP_CHILD, CHILD, PYTHON_BOOT, bwrap_command, filesystem_view
 
 if TYPE_CHECKING:
     import subprocess
@@ -62,36 +63,9 @@ MIB = 1024 * 1024
 PATH = "/usr/local/bin:/usr/bin:/bin"
 ISOLATIONS = ("auto", "bwrap", "namespace", "plain")
 STOP_GRACE_SECONDS = 5.0
-#: the library directories a dynamically linked Python needs, where they exist
-SYSTEM_PATHS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache")
-#: where bubblewrap shows the sandbox's own script, so the checkout stays hidden
-BWRAP_CHILD = "/run/gptoss-sandbox/sandbox_child.py"
 
-_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_child.py")
 _configured = "auto"
 
-# Runs the program file as __main__ under `python -I -S`: no site-packages, yet
-# `exit()` and `quit()` work, and a traceback shows only the program's frames.
-_PYTHON_BOOT = """\
-def _boot():
-    import builtins, sys, _sitebuiltins, __main__
-    del __main__._boot
-    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
-    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
-    sys.argv = sys.argv[1:]
-    __main__.__file__ = sys.argv[0]
-    try:
-        with open(sys.argv[0], "rb") as f:
-            code = compile(f.read(), sys.argv[0], "exec")
-        exec(code, vars(__main__))
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        exc.__traceback__ = exc.__traceback__.tb_next
-        sys.excepthook(type(exc), exc, exc.__traceback__)
-        sys.exit(1)
-_boot()
-"""
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not run the program (not the program's fault)."""
@@ -264,7 +238,7 @@ def _run_in_fresh_directory(
         if mode == "namespace" and os.geteuid() == 0:
             os.chown(workdir, NOBODY, NOBODY)  # the program runs as nobody there
         python = os.path.realpath(sys.executable)  # a venv's python link is not in the program's view
-        program = [python, "-I", "-S", "-B", "-X", "utf8", "-c", _PYTHON_BOOT, "main.py"]
+        program = [python, "-I", "-S", "-B", "-X", "utf8", "-c", PYTHON_BOOT, "main.py"]
         with _stdin_file(stdin) as stdin_file:
             return _run(program, mode, limits, workdir, stdin_file, timeout, output_limit, env)
     finally:
@@ -289,13 +263,13 @@ def _run(
 
     status_r, status_w = os.pipe()
     config: dict = {"mode": mode, "status_fd": status_w, "host_pid": os.getpid(), "limits": limits}
-    view = _view(workdir, program[0])
+    view = filesystem_view(workdir, program[0])
     if mode == "bwrap":
-        config["bwrap"] = _bwrap_args(view)
+        config["bwrap"] = bwrap_command(view)
         config["bwrap_self"] = BWRAP_CHILD
     elif mode == "namespace":
         config["view"] = view
-    command = [sys.executable, "-I", "-S", "-B", _CHILD, "supervise", encode_config(config), "--", *program]
+    command = [sys.executable, "-I", "-S", "-B", CHILD, "supervise", encode_config(config), "--", *program]
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -500,44 +474,3 @@ def _kill_session(sid: int) -> None:
             with suppress(OSError):
                 os.kill(victim.pid, signal.SIGKILL)
         time.sleep(0.005)
-
-
-def _view(workdir: str, python: str) -> dict:
-    """What the program's filesystem holds: read-only paths, top-level links, its writable directory."""
-    python_paths = {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(python)}
-    read_only, symlinks = [], {}
-    for path in sorted(python_paths | set(SYSTEM_PATHS)):
-        if os.path.islink(path) and os.path.dirname(path) == "/":
-            symlinks[path] = os.readlink(path)
-        elif os.path.exists(path) and not any(
-            _inside(path, other) for other in python_paths | set(SYSTEM_PATHS) - {path}
-        ):
-            read_only.append(os.path.realpath(path))
-    return {"root": os.path.join(os.path.dirname(workdir), "root"), "workdir": workdir,
-            "read_only": read_only, "symlinks": symlinks}
-
-
-def _inside(path: str, other: str) -> bool:
-    return os.path.exists(other) and not os.path.islink(other) and path.startswith(other.rstrip("/") + "/")
-
-
-def _bwrap_args(view: dict) -> list[str]:
-    import shutil
-
-    binds = [arg for path in view["read_only"] for arg in ("--ro-bind", path, path)]
-    links = [arg for path, target in view["symlinks"].items() for arg in ("--symlink", target, path)]
-    workdir = view["workdir"]
-    return [
-        shutil.which("bwrap") or "bwrap",
-        "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
-        "--die-with-parent", "--new-session", "--as-pid-1",
-        *binds, *links,
-        "--ro-bind", _CHILD, BWRAP_CHILD,
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--bind", workdir, workdir,
-        "--remount-ro", "/",
-        "--chdir", workdir,
-        "--",
-    ]  # fmt: skip

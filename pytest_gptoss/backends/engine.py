@@ -30,10 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-#: tokens one ``llama_decode`` call takes at most (decoding tokens plus prefill chunks)
-BATCH_TOKENS = 512
-#: a sequence's context is allocated in multiples of this many tokens
-CTX_ROUND = 256
+from pytest_gptoss.backends.engine_llama import BATCH_TOKENS, context_params, round_up, sampler_chain
+
 FLASH_ATTN = ("auto", "on", "off")
 SAMPLING = ("auto", "backend", "cpu")
 
@@ -243,11 +241,11 @@ class Engine:
         free = [slot for slot in self._slots if slot.job is None]
         while free and self._pending:
             head = self._pending[0].request
-            needed = _round_up(len(head.prompt) + head.budget)
+            needed = round_up(len(head.prompt) + head.budget)
             if self._ctx is None or needed > self._ctx_seq:
                 if self.in_flight:
                     return  # grow the context once the sequences in flight are done
-                self._make_context(max(_round_up(len(j.request.prompt) + j.request.budget)
+                self._make_context(max(round_up(len(j.request.prompt) + j.request.budget)
                                        for j in self._pending))
                 free = [slot for slot in self._slots if slot.job is None]
                 if needed > self._ctx_seq:
@@ -275,22 +273,10 @@ class Engine:
     def _start(self, slot: _Slot, job: _Job, now: float) -> None:
         slot.job, slot.fed, slot.phase, slot.generated, slot.started = job, 0, "prefill", [], now
         slot.members = []
-        slot.chain = self._chain(job.request)
+        slot.chain = sampler_chain(self._llama, job.request)
         slot.backend_sampling = False
         if self.placement == "backend":
             slot.backend_sampling = bool(self._llama.llama_set_sampler(self._ctx, slot.seq, slot.chain))
-
-    def _chain(self, request: EngineRequest) -> Any:
-        llama = self._llama
-        chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
-        if request.temperature <= 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
-            return chain
-        if request.top_p < 1.0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_p(request.top_p, 1))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_temp(request.temperature))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(request.seed & 0xFFFFFFFF))
-        return chain
 
     # one step -----------------------------------------------------------------
 
@@ -414,24 +400,8 @@ class Engine:
         llama = self._llama
         self._free_context()
         settings = self.settings
-        ctx_seq = min(ctx_seq, _round_up(settings.ctx_cap))
-        params = llama.llama_context_default_params()
-        params.n_ctx = ctx_seq * settings.parallel
-        params.n_batch = BATCH_TOKENS
-        params.n_ubatch = BATCH_TOKENS
-        params.n_seq_max = settings.parallel
-        threads = settings.threads or default_threads()
-        params.n_threads = threads
-        params.n_threads_batch = settings.threads or default_threads(batch=True)
-        params.flash_attn_type = {
-            "auto": llama.LLAMA_FLASH_ATTN_TYPE_AUTO,
-            "on": llama.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-            "off": llama.LLAMA_FLASH_ATTN_TYPE_DISABLED,
-        }[settings.flash_attn]
-        params.kv_unified = False
-        # as llama-batched-bench and llama-server: a sliding-window layer keeps its window, not the context
-        params.swa_full = False
-        params.no_perf = True
+        ctx_seq = min(ctx_seq, round_up(settings.ctx_cap))
+        params = context_params(llama, settings, ctx_seq)
         ctx = llama.llama_init_from_model(self.model, params)
         if not ctx:
             raise EngineError(
@@ -448,7 +418,7 @@ class Engine:
         if self.settings.sampling == "cpu":
             return "cpu"
         llama = self._llama
-        probe = self._chain(EngineRequest((0,), 1, 0, 1.0, 1.0, frozenset()))
+        probe = sampler_chain(llama, EngineRequest((0,), 1, 0, 1.0, 1.0, frozenset()))
         attached = bool(llama.llama_set_sampler(self._ctx, 0, probe))
         llama.llama_set_sampler(self._ctx, 0, None)
         llama.llama_sampler_free(probe)
@@ -481,18 +451,6 @@ class Engine:
             "parallel": self.settings.parallel,
             "sampling": self.placement,
         }
-
-
-def default_threads(*, batch: bool = False) -> int:
-    """llama-cpp-python's defaults: half the cores for decoding, all of them for prefill."""
-    import multiprocessing
-
-    cores = multiprocessing.cpu_count()
-    return cores if batch else max(cores // 2, 1)
-
-
-def _round_up(tokens: int) -> int:
-    return -(-tokens // CTX_ROUND) * CTX_ROUND
 
 
 def _set(future: Future[EngineResult], outcome: EngineResult | BaseException) -> None:

@@ -777,6 +777,16 @@ def test_a_verdict_is_plain_data_and_fits_one_screen() -> None:
     assert data["details"]["expected_row_count"] == 40
 
 
+def test_a_long_value_is_clipped_in_the_explanation() -> None:
+    spec = {"setup": TIES_SETUP, "reference": f"SELECT '{'x' * 100}'"}
+    verdict = judge(spec, fenced("SELECT 'y'"))
+    assert_fails(verdict)
+    shown = "'" + "x" * 58 + "…"
+    assert verdict.why == f"row ({shown},) missing; extra row ('y',)"
+    assert f"  ({shown},)" in verdict.expected
+    assert verdict.details["expected_rows"] == [["x" * 100]]
+
+
 def test_sqlglot_is_imported_on_first_use_only() -> None:
     # not by importing the checker, nor by parsing a check that does not use it; parsing an sql spec does
     code = (

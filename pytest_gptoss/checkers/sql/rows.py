@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.clipping import clip
+
 Row = tuple[Any, ...]
 
 #: rows shown in an explanation, and kept as plain data in a verdict's ``details``
 SHOWN_ROWS = 10
 DETAIL_ROWS = 50
+#: characters of a value's repr shown in a row
+SHOWN_VALUE_WIDTH = 60
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,9 @@ def describe_result(result: Result, order_word: str) -> str:
 
 
 def format_row(row: Row) -> str:
-    """A row as a Python tuple reads, each value's repr cut at 60 characters."""
-    values = [_format_value(v) for v in row]
+    """A row as a Python tuple reads, each value's repr clipped to ``SHOWN_VALUE_WIDTH`` characters."""
+    values = [clip(repr(v), SHOWN_VALUE_WIDTH) for v in row]
     return "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
-
-
-def _format_value(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def plain_rows(rows: list[Row]) -> list[list[Any]]:

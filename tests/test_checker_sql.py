@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from verdicts import assert_fails, assert_passes, judged, parsed
 
 from pytest_gptoss.checkers import sql
+from pytest_gptoss.checkers.sql import comparison, extraction, running, translation
+from pytest_gptoss.checkers.sql.spec import CaseSql, SqlSpec, UntranslatableSql
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # --- the seed article's two tasks, schemas, data and reference answers verbatim
@@ -427,7 +429,7 @@ def test_order_by_only_inside_the_query_compares_unordered(reference: str) -> No
 def test_reference_order_is_read_from_the_outermost_query(query: str, expected: tuple) -> None:
     import sqlglot
 
-    assert sql.reference_order(sqlglot.parse_one(query, read="mysql")) == expected
+    assert translation.reference_order(sqlglot.parse_one(query, read="mysql")) == expected
 
 
 def test_rows_tied_on_the_order_by_key_may_come_in_any_order() -> None:
@@ -554,7 +556,7 @@ def test_a_runaway_recursive_cte_is_stopped_by_the_timeout() -> None:
 
 
 def test_a_query_returning_too_many_rows_fails(monkeypatch) -> None:
-    monkeypatch.setattr(sql, "MAX_ROWS", 5)
+    monkeypatch.setattr(running, "MAX_ROWS", 5)
     many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i, i FROM n"
     assert_fails(judge(ORDERS, fenced(many)), "more than 5 rows")
 
@@ -593,7 +595,7 @@ def test_a_broken_case_is_an_error_not_a_failure(change: dict, why: str) -> None
 
 def test_the_sql_block_wins_over_other_fenced_blocks() -> None:
     answer = "```\nSELECT 1\n```\n说明如下。\n```sql\nSELECT 2\n```\n```python\nprint(3)\n```"
-    extracted = sql.extract_sql(answer)
+    extracted = extraction.extract_sql(answer)
     assert extracted is not None
     assert extracted.sql == "SELECT 2"
     assert extracted.where == "```sql block at line 5"
@@ -601,27 +603,27 @@ def test_the_sql_block_wins_over_other_fenced_blocks() -> None:
 
 def test_the_last_sql_block_holding_a_query_is_taken() -> None:
     answer = "```sql\nSELECT 1;\n```\n```sql\nSELECT 2;\n```\n```sql\n-- 完\n```"
-    extracted = sql.extract_sql(answer)
+    extracted = extraction.extract_sql(answer)
     assert extracted is not None and extracted.sql == "SELECT 2;"
     assert "block 2 of 3" in extracted.where
 
 
 def test_an_untagged_fenced_block_is_used_when_no_sql_block_exists() -> None:
-    extracted = sql.extract_sql("答案：\n```\nSELECT a FROM t\n```")
+    extracted = extraction.extract_sql("答案：\n```\nSELECT a FROM t\n```")
     assert extracted is not None and extracted.sql == "SELECT a FROM t"
     assert extracted.where == "fenced block at line 2"
 
 
 def test_without_fences_the_text_from_the_first_query_on_is_taken() -> None:
-    extracted = sql.extract_sql("Here is a query with a CTE:\nWITH x AS (SELECT 1) SELECT * FROM x")
+    extracted = extraction.extract_sql("Here is a query with a CTE:\nWITH x AS (SELECT 1) SELECT * FROM x")
     assert extracted is not None and extracted.sql == "WITH x AS (SELECT 1) SELECT * FROM x"
-    extracted = sql.extract_sql("查询如下：SELECT a FROM t")
+    extracted = extraction.extract_sql("查询如下：SELECT a FROM t")
     assert extracted is not None and extracted.sql == "SELECT a FROM t"
-    assert sql.extract_sql("no query here, only words") is None
+    assert extraction.extract_sql("no query here, only words") is None
 
 
 def test_an_unclosed_fence_runs_to_the_end() -> None:
-    extracted = sql.extract_sql("```sql\nSELECT a\nFROM t")
+    extracted = extraction.extract_sql("```sql\nSELECT a\nFROM t")
     assert extracted is not None and extracted.sql == "SELECT a\nFROM t"
 
 
@@ -643,7 +645,7 @@ def test_an_unfenced_query_followed_by_prose_passes() -> None:
 )
 def test_a_prose_select_or_a_non_sql_block_is_no_query(answer: str) -> None:
     # the word SELECT in prose is no query, and a block's text never becomes "the text ... (no fenced block)"
-    assert sql.extract_sql(answer) is None
+    assert extraction.extract_sql(answer) is None
     verdict = judge(ORDERS, answer)
     assert_fails(verdict, "no SQL query in the answer: no ```sql block, none in the ```python block at line 2")
     assert ("(unclosed)" in verdict.why) == (answer.count("```") == 1)
@@ -651,7 +653,7 @@ def test_a_prose_select_or_a_non_sql_block_is_no_query(answer: str) -> None:
 
 
 def test_an_unfenced_query_stops_where_a_fenced_block_starts() -> None:
-    extracted = sql.extract_sql("The query: SELECT a FROM t\n```python\nprint(1)\n```")
+    extracted = extraction.extract_sql("The query: SELECT a FROM t\n```python\nprint(1)\n```")
     assert extracted is not None and extracted.sql == "SELECT a FROM t"
     assert extracted.where == "the text from line 1 on (outside the ```python block at line 2, which holds no query)"
 
@@ -708,8 +710,46 @@ def test_validate_rejects_bad_specs(spec: object, path: tuple, message: str) -> 
 
 @pytest.mark.parametrize("dialect", ["mysql", "sqlite", "postgres", "tsql", "MySQL"])
 def test_validate_accepts_full_specs(dialect: str) -> None:
-    sql.CHECKER.parse({**ORDERS, "dialect": dialect, "ordered": None, "float_tol": 0.001, "timeout": 2,
-                  "column_order": "free", "extra_columns": True})
+    spec = sql.CHECKER.parse({**ORDERS, "dialect": dialect, "ordered": None, "float_tol": 0.001, "timeout": 2,
+                              "column_order": "free", "extra_columns": True})
+    assert isinstance(spec, SqlSpec)
+    assert (spec.dialect, spec.float_tol, spec.timeout) == (dialect.lower(), 0.001, 2.0)
+    assert spec.free_column_order and spec.extra_columns
+
+
+def test_a_bad_dialect_is_a_spec_error_at_parse_not_an_error_verdict() -> None:
+    with pytest.raises(SpecError) as info:
+        sql.CHECKER.check({**ORDERS, "dialect": "nosuchdialect"}, fenced(ORDERS_REFERENCE))
+    assert info.value.path == ("dialect",)
+    assert info.value.message.startswith("unknown SQL dialect 'nosuchdialect'")
+    assert "known dialects: " in info.value.message and "mysql" in info.value.message
+
+
+def test_parse_applies_the_defaults_and_translates_the_case_sql() -> None:
+    spec = sql.CHECKER.parse(ORDERS)
+    assert (spec.dialect, spec.float_tol, spec.timeout) == ("mysql", 1e-6, 5.0)
+    assert not spec.free_column_order and not spec.extra_columns
+    case_sql = spec.case_sql
+    assert isinstance(case_sql, CaseSql)
+    assert len(case_sql.setup) == 4 and "CREATE TABLE orders (order_id INTEGER PRIMARY KEY" in case_sql.setup[0]
+    assert "ORDER BY total_amount DESC" in case_sql.reference
+    assert case_sql.ordered is True and case_sql.tie_columns == (1,)
+    unordered = sql.CHECKER.parse({**ORDERS, "ordered": False}).case_sql
+    assert isinstance(unordered, CaseSql) and unordered.ordered is False
+
+
+@pytest.mark.parametrize(
+    ("change", "part", "why"),
+    [
+        ({"reference": "SELECT city, SUM(amount FROM customers"}, "reference", "does not parse"),
+        ({"setup": "CREATE TABLE t (a INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"}, "setup", "SQLite cannot do"),
+    ],
+)
+def test_case_sql_that_does_not_translate_parses_and_is_kept_for_the_verdict(change: dict, part: str, why: str) -> None:
+    # a broken case is an error verdict at judge time (see above), not a spec error at collection
+    case_sql = sql.CHECKER.parse({**ORDERS, **change}).case_sql
+    assert isinstance(case_sql, UntranslatableSql)
+    assert case_sql.part == part and why in case_sql.why
 
 
 def test_the_registry_dispatches_to_the_sql_checker() -> None:
@@ -737,8 +777,27 @@ def test_a_verdict_is_plain_data_and_fits_one_screen() -> None:
     assert data["details"]["expected_row_count"] == 40
 
 
+def test_a_long_value_is_clipped_in_the_explanation() -> None:
+    spec = {"setup": TIES_SETUP, "reference": f"SELECT '{'x' * 100}'"}
+    verdict = judge(spec, fenced("SELECT 'y'"))
+    assert_fails(verdict)
+    shown = "'" + "x" * 58 + "…"
+    assert verdict.why == f"row ({shown},) missing; extra row ('y',)"
+    assert f"  ({shown},)" in verdict.expected
+    assert verdict.details["expected_rows"] == [["x" * 100]]
+
+
 def test_sqlglot_is_imported_on_first_use_only() -> None:
-    code = "import sys, pytest_gptoss.checkers.sql; assert 'sqlglot' not in sys.modules"
+    # not by importing the checker, nor by parsing a check that does not use it; parsing an sql spec does
+    code = (
+        "import sys, pytest_gptoss.checkers.sql\n"
+        "from pytest_gptoss import checkers\n"
+        "from pytest_gptoss.checkers.registry import Registry\n"
+        "checkers.parse({'numeric': {'answer': 2}}, Registry())\n"
+        "assert 'sqlglot' not in sys.modules\n"
+        "checkers.parse({'sql': {'setup': 'CREATE TABLE t (a INT);', 'reference': 'SELECT a FROM t'}}, Registry())\n"
+        "assert 'sqlglot' in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -762,14 +821,14 @@ def tables(draw: st.DrawFn, min_rows: int = 0) -> list[tuple]:
 def test_permuting_rows_is_a_no_op_for_a_bag(data: st.DataObject) -> None:
     rows = data.draw(tables())
     permuted = data.draw(st.permutations(rows))
-    assert sql.compare_rows(rows, permuted, ordered=False) is None
+    assert comparison.compare_rows(rows, permuted, ordered=False) is None
 
 
 @given(st.data())
 def test_permuting_rows_is_not_a_no_op_when_order_counts(data: st.DataObject) -> None:
     rows = data.draw(tables(min_rows=2))
     permuted = data.draw(st.permutations(rows))
-    why = sql.compare_rows(rows, permuted, ordered=True)
+    why = comparison.compare_rows(rows, permuted, ordered=True)
     if list(permuted) == rows:
         assert why is None
     else:
@@ -780,8 +839,8 @@ def test_permuting_rows_is_not_a_no_op_when_order_counts(data: st.DataObject) ->
 def test_duplicating_a_row_changes_a_bag(data: st.DataObject) -> None:
     rows = data.draw(tables(min_rows=1))
     duplicated = rows + [data.draw(st.sampled_from(rows))]
-    found_more = sql.compare_rows(rows, duplicated, ordered=False)
-    found_fewer = sql.compare_rows(duplicated, rows, ordered=False)
+    found_more = comparison.compare_rows(rows, duplicated, ordered=False)
+    found_fewer = comparison.compare_rows(duplicated, rows, ordered=False)
     assert found_more is not None and "extra row" in found_more
     assert found_fewer is not None and "missing" in found_fewer
 
@@ -789,7 +848,7 @@ def test_duplicating_a_row_changes_a_bag(data: st.DataObject) -> None:
 @given(st.lists(st.tuples(st.integers(-(10**9), 10**9), st.floats(-1e9, 1e9)), max_size=10))
 def test_integers_as_floats_and_tiny_float_noise_change_nothing(rows: list[tuple[int, float]]) -> None:
     noisy = [(float(i), x * (1 + 1e-9)) for i, x in rows]
-    assert sql.compare_rows(rows, noisy, ordered=True) is None
+    assert comparison.compare_rows(rows, noisy, ordered=True) is None
 
 
 @settings(max_examples=50)
@@ -797,10 +856,10 @@ def test_integers_as_floats_and_tiny_float_noise_change_nothing(rows: list[tuple
 def test_shuffling_within_ties_keeps_an_ordered_comparison(rows: list[tuple[int, str]], random) -> None:
     expected = sorted(rows, key=lambda r: r[0])
     shuffled = sorted(expected, key=lambda r: (r[0], random.random()))
-    assert sql.compare_rows(expected, shuffled, ordered=True, tie_columns=[0]) is None
+    assert comparison.compare_rows(expected, shuffled, ordered=True, tie_columns=[0]) is None
     reversed_keys = sorted(expected, key=lambda r: -r[0])
     if [r[0] for r in reversed_keys] != [r[0] for r in expected]:
-        assert sql.compare_rows(expected, reversed_keys, ordered=True, tie_columns=[0]) is not None
+        assert comparison.compare_rows(expected, reversed_keys, ordered=True, tie_columns=[0]) is not None
 
 
 @pytest.mark.parametrize(
@@ -822,5 +881,5 @@ def test_shuffling_within_ties_keeps_an_ordered_comparison(rows: list[tuple[int,
     ],
 )
 def test_same_value(a: object, b: object, same: bool) -> None:
-    assert sql.same_value(a, b) is same
-    assert sql.same_value(b, a) is same
+    assert comparison.same_value(a, b) is same
+    assert comparison.same_value(b, a) is same

@@ -23,7 +23,7 @@ for _transport in ("httpcore2", "httpcore"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_transport)
 
-from pytest_gptoss.checkers.mermaid import DIR_ENV, mermaid_directory  # noqa: E402 (after the transports)
+from pytest_gptoss.checkers.mermaid.bridge import DIR_ENV, mermaid_directory  # noqa: E402 (after the transports)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 
 from pytest_gptoss.cases import parse_yaml
 from pytest_gptoss.checkers import mermaid
-from pytest_gptoss.checkers.mermaid import CHECKER, MermaidSyntaxError, clean, parse_builtin, plain_label
+from pytest_gptoss.checkers.mermaid import CHECKER, bridge
+from pytest_gptoss.checkers.mermaid.flowchart import MermaidSyntaxError
+from pytest_gptoss.checkers.mermaid.labels import plain_label
+from pytest_gptoss.checkers.mermaid.parser import parse_builtin
+from pytest_gptoss.checkers.mermaid.source import clean, find_diagram
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # The seed case's check, as its case file says it: a flowchart of bubble sort. Only the comparison
@@ -519,12 +523,12 @@ def fake_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
     (install / "node_modules" / "dompurify").mkdir()
     (install / "node_modules" / "mermaid" / "package.json").write_text('{"version": "11.0.0"}')
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv(mermaid.DIR_ENV, str(install))
+    monkeypatch.setenv(bridge.DIR_ENV, str(install))
 
 
 def test_without_mermaid_auto_uses_the_builtin_parser_and_says_why(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(mermaid.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(bridge.DIR_ENV, str(tmp_path / "empty"))
     verdict = CHECKER.check({}, fenced("flowchart LR\n    A --> B\n"))
     assert verdict.passed
     assert verdict.details["parser"] == "the built-in parser"
@@ -532,17 +536,17 @@ def test_without_mermaid_auto_uses_the_builtin_parser_and_says_why(tmp_path: Pat
 
 
 def test_a_required_mermaid_that_is_missing_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(mermaid.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(bridge.DIR_ENV, str(tmp_path / "empty"))
     for spec in ({"parser": "mermaid"}, {}):
         if not spec:
             monkeypatch.setenv(mermaid.PARSER_ENV, "mermaid")
         verdict = CHECKER.check(spec, fenced("flowchart LR\n    A --> B\n"))
         assert verdict.error and not verdict.passed
-        assert mermaid.INSTALL_COMMAND in verdict.why
+        assert bridge.INSTALL_COMMAND in verdict.why
 
 
 def test_the_spec_overrides_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(mermaid.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(bridge.DIR_ENV, str(tmp_path / "empty"))
     monkeypatch.setenv(mermaid.PARSER_ENV, "mermaid")
     assert CHECKER.check({"parser": "builtin"}, fenced("flowchart LR\n    A --> B\n")).passed
 
@@ -559,7 +563,7 @@ def test_the_spec_overrides_the_environment(tmp_path: Path, monkeypatch: pytest.
 def test_a_node_that_fails_falls_back_or_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 script: str, reason: str) -> None:
     fake_node(tmp_path, monkeypatch, script)
-    monkeypatch.setattr(mermaid, "NODE_TIMEOUT", 0.5)
+    monkeypatch.setattr(bridge, "NODE_TIMEOUT", 0.5)
     fallback = CHECKER.check({}, fenced("flowchart LR\n    A --> B\n"))
     assert fallback.passed and fallback.details["parser"] == "the built-in parser"
     assert reason in fallback.found
@@ -665,12 +669,12 @@ def test_any_answer_gets_a_verdict(answer: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_parser() -> mermaid.RealParser:
+def real_parser() -> bridge.RealParser:
     """mermaid under node; missing, it skips, or fails when GPTOSS_MERMAID_PARSER=mermaid says it is expected."""
-    found = mermaid.find_real_parser()
+    found = bridge.find_real_parser()
     if found is not None:
         return found
-    message = f"mermaid is not installed in {mermaid.mermaid_directory()}; install it with: {mermaid.INSTALL_COMMAND}"
+    message = f"mermaid is not installed in {bridge.mermaid_directory()}; install it with: {bridge.INSTALL_COMMAND}"
     if os.environ.get(mermaid.PARSER_ENV) == "mermaid":
         pytest.fail(f"{mermaid.PARSER_ENV}=mermaid but {message}")
     pytest.skip(f"{message} (set {mermaid.PARSER_ENV}=mermaid to make its absence an error)")
@@ -714,7 +718,7 @@ def random_flowchart(rng: random.Random) -> str:
 
 def described(source: str, result: dict) -> tuple:
     try:
-        chart = mermaid._from_real(result, source)
+        chart = bridge.from_real(result, source)
     except MermaidSyntaxError as exc:
         return ("error", exc.line, exc.column)
     return ("chart", chart.direction, list(chart.nodes.values()), list(chart.edges))
@@ -728,13 +732,13 @@ def builtin_described(source: str) -> tuple:
     return ("chart", chart.direction, list(chart.nodes.values()), list(chart.edges))
 
 
-def test_the_builtin_parser_agrees_with_mermaid(real_parser: mermaid.RealParser) -> None:
+def test_the_builtin_parser_agrees_with_mermaid(real_parser: bridge.RealParser) -> None:
     rng = random.Random(20240601)
     answers = [c[1] for c in CORRECT] + [o[1] for o in OMISSIONS] + [SMALL]
-    sources = [clean(mermaid.find_diagram(a).source) for a in answers]  # type: ignore[union-attr]
+    sources = [clean(find_diagram(a).source) for a in answers]  # type: ignore[union-attr]
     sources += [clean(e[1]) for e in SYNTAX_ERRORS]
     sources += [clean(random_flowchart(rng)) for _ in range(300)]
-    results = mermaid.run_real_parser(real_parser, sources)
+    results = bridge.run_real_parser(real_parser, sources)
     disagreements = []
     for source, result in zip(sources, results, strict=True):
         real, ours = described(source, result), builtin_described(source)
@@ -748,7 +752,7 @@ def test_the_builtin_parser_agrees_with_mermaid(real_parser: mermaid.RealParser)
     assert 30 < accepted < len(sources) - 30
 
 
-def test_check_with_mermaid_itself(real_parser: mermaid.RealParser) -> None:
+def test_check_with_mermaid_itself(real_parser: bridge.RealParser) -> None:
     spec = {**BUBBLE_SPEC, "parser": "mermaid"}
     passed = CHECKER.check(spec, TD_CHINESE)
     assert passed.passed, passed.explain()

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_gptoss.backends import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.registry import Registry, RegistryError
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.report import CaseResult, explain
@@ -94,10 +95,13 @@ class CaseFile(pytest.File):
 
     def _registry(self) -> Registry:
         """The installed checkers and those the conftest.py files above this file add."""
-        added = []
+        added: list[tuple[Checker[object], str]] = []
         for returned in self.ihook.pytest_gptoss_checkers():
-            for checker in returned or ():
-                added.append((checker, _origin(checker)))
+            given = [returned] if isinstance(returned, Checker) else returned
+            if not isinstance(given, (list, tuple)):
+                raise RegistryError(f"a pytest_gptoss_checkers hook returned {given!r}; return a list of "
+                                    "pytest_gptoss.checkers.Checker objects")
+            added.extend((checker, _origin(checker)) for checker in given)
         return Registry(added)
 
     def _items(self, run: Run, case: Case) -> Iterator[pytest.Item]:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from verdicts import judged, parsed
 
 from pytest_gptoss.checkers import json as json_checker
-from pytest_gptoss.checkers.json import CHECKER, BadJSON, find_json
+from pytest_gptoss.checkers.json import CHECKER
+from pytest_gptoss.checkers.json.find import BadJSON, find_json
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # The seed case: a chain of reasoning steps, written as a sequence of JSON objects.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from verdicts import assert_passes
 
 from pytest_gptoss.checkers import python_function as pf
+from pytest_gptoss.checkers.python_function.strategies import generate, parse_strategy, size
 from pytest_gptoss.verdict import SpecError, Verdict
 
 # The seed article's code-understanding question, verbatim.
@@ -109,23 +112,31 @@ def test_invalid_specs_name_the_field(spec, path, message):
     assert info.value.path == path
 
 
+def test_hypothesis_is_imported_on_first_use_only():
+    code = ("import sys, pytest_gptoss.checkers.python_function as pf; "
+            "pf.CHECKER.parse({'function': 'f', 'reference': 'def f(xs): return xs', "
+            "'strategy': {'args': [{'lists': {'of': 'integers'}}]}}); "
+            "assert 'hypothesis' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 # --- generating and shrinking inputs -------------------------------------------------------
 
 
 def test_generated_inputs_are_distinct_deterministic_and_in_bounds():
-    strategies = [pf.parse_strategy({"integers": {"min_value": 0, "max_value": 30}})]
-    first = pf.generate(strategies, 100)
-    assert first == pf.generate(strategies, 100)
+    strategies = [parse_strategy({"integers": {"min_value": 0, "max_value": 30}})]
+    first = generate(strategies, 100)
+    assert first == generate(strategies, 100)
     assert sorted(first) == [(n,) for n in range(31)]  # a small space is covered whole
 
 
 def test_structured_strategies_produce_the_declared_shapes():
     strategies = [
-        pf.parse_strategy({"lists": {"of": {"tuples": ["booleans", {"sampled_from": ["x", "y"]}]}, "max_size": 3}}),
-        pf.parse_strategy({"text": {"alphabet": "ab", "min_size": 1, "max_size": 4}}),
-        pf.parse_strategy({"floats": {"min_value": -1, "max_value": 1}}),
+        parse_strategy({"lists": {"of": {"tuples": ["booleans", {"sampled_from": ["x", "y"]}]}, "max_size": 3}}),
+        parse_strategy({"text": {"alphabet": "ab", "min_size": 1, "max_size": 4}}),
+        parse_strategy({"floats": {"min_value": -1, "max_value": 1}}),
     ]
-    inputs = pf.generate(strategies, 50)
+    inputs = generate(strategies, 50)
     assert len(inputs) > 10
     for pairs, word, number in inputs:
         assert isinstance(pairs, list) and len(pairs) <= 3
@@ -140,10 +151,10 @@ def test_integer_shrinks_stay_in_bounds_and_get_simpler(data):
     high = data.draw(st.none() | st.integers(low if low is not None else -1000, 1000))
     value = data.draw(st.integers(low, high))
     bounds = {k: v for k, v in (("min_value", low), ("max_value", high)) if v is not None}
-    strategy = pf.parse_strategy({"integers": bounds})
+    strategy = parse_strategy({"integers": bounds})
     for simpler in strategy.shrinks(value):
         assert (low is None or simpler >= low) and (high is None or simpler <= high)
-        assert pf._size([simpler]) < pf._size([value]) or abs(simpler) < abs(value)
+        assert size([simpler]) < size([value]) or abs(simpler) < abs(value)
 
 
 @given(st.data())
@@ -151,8 +162,8 @@ def test_list_shrinks_keep_size_and_uniqueness_rules(data):
     min_size = data.draw(st.integers(0, 3))
     unique = data.draw(st.booleans())
     value = data.draw(st.lists(st.integers(-20, 20), min_size=min_size, max_size=8, unique=unique))
-    strategy = pf.parse_strategy({"lists": {"of": {"integers": {"min_value": -20, "max_value": 20}},
-                                            "min_size": min_size, "unique": unique}})
+    strategy = parse_strategy({"lists": {"of": {"integers": {"min_value": -20, "max_value": 20}},
+                                         "min_size": min_size, "unique": unique}})
     shrinks = list(strategy.shrinks(value))
     for simpler in shrinks:
         assert len(simpler) >= min_size and simpler != value
@@ -165,8 +176,8 @@ def test_list_shrinks_keep_size_and_uniqueness_rules(data):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.nested_given])
 @given(st.integers(-50, 50), st.integers(0, 40))
 def test_generated_integers_respect_any_bounds(low, width):
-    strategies = [pf.parse_strategy({"integers": {"min_value": low, "max_value": low + width}})]
-    inputs = pf.generate(strategies, 20)
+    strategies = [parse_strategy({"integers": {"min_value": low, "max_value": low + width}})]
+    inputs = generate(strategies, 20)
     assert inputs and all(low <= n <= low + width for (n,) in inputs)
     assert len(set(inputs)) == len(inputs)
 

@@ -59,6 +59,7 @@ from typing import Any
 
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import fenced_blocks
+from pytest_gptoss.checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, sandbox_limits
 from pytest_gptoss.clipping import clip
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -67,11 +68,7 @@ KEYS = ("stdout", "match", "stdin", "timeout", "memory_mb", "language", "no_impo
 MATCHES = ("lines", "contains")
 LANGUAGES = ("python",)
 PYTHON_TAGS = ("python", "py", "python3", "py3")
-DEFAULT_TIMEOUT = 10.0
 WALL_FACTOR = 3
-DEFAULT_MEMORY_MB = 1024
-MAX_TIMEOUT = 3600.0
-MIN_MEMORY_MB = 32
 
 SHOWN_LINES = 8  # head and tail of a long output
 SHOWN_WIDTH = 200
@@ -132,17 +129,12 @@ def parse(spec: Any) -> CodeSpec:
         raise SpecError("'contains' needs a non-empty 'stdout' to look for", ("stdout",))
     if "stdin" in spec and not isinstance(spec["stdin"], str):
         raise SpecError("'stdin' must be a string", ("stdin",))
-    timeout = spec.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
-        raise SpecError(f"'timeout' must be a number of seconds, above 0 and at most {MAX_TIMEOUT:g}", ("timeout",))
-    memory = spec.get("memory_mb", DEFAULT_MEMORY_MB)
-    if isinstance(memory, bool) or not isinstance(memory, int) or memory < MIN_MEMORY_MB:
-        raise SpecError(f"'memory_mb' must be a whole number of MiB, at least {MIN_MEMORY_MB}", ("memory_mb",))
+    timeout, memory = sandbox_limits(spec)
     if spec.get("language", "python") not in LANGUAGES:
         raise SpecError(f"'language' must be one of: {', '.join(LANGUAGES)}", ("language",))
     if not isinstance(spec.get("no_imports_outside_stdlib", False), bool):
         raise SpecError("'no_imports_outside_stdlib' must be true or false", ("no_imports_outside_stdlib",))
-    return CodeSpec(stdout=expected, match=match, stdin=spec.get("stdin"), timeout=float(timeout), memory_mb=memory,
+    return CodeSpec(stdout=expected, match=match, stdin=spec.get("stdin"), timeout=timeout, memory_mb=memory,
                     language=spec.get("language", "python"),
                     no_imports_outside_stdlib=spec.get("no_imports_outside_stdlib", False))
 

@@ -14,16 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_gptoss.checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, sandbox_limits
 from pytest_gptoss.checkers.python_function.strategies import Args, Strategy, check_value, parse_strategy
 from pytest_gptoss.verdict import SpecError, check_keys
 
 KEYS = ("function", "reference", "reference_name", "strategy", "examples", "max_examples", "timeout", "memory_mb")
 DEFAULT_MAX_EXAMPLES = 100
 MAX_MAX_EXAMPLES = 10_000
-DEFAULT_TIMEOUT = 10.0
-MAX_TIMEOUT = 3600.0
-DEFAULT_MEMORY_MB = 1024
-MIN_MEMORY_MB = 32
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -70,15 +67,10 @@ def parse(spec: Any) -> PythonFunctionSpec:
         raise SpecError(f"'max_examples' must be a whole number from 0 to {MAX_MAX_EXAMPLES}", ("max_examples",))
     if not examples and (strategies is None or count == 0):
         raise SpecError("nothing to try: give 'strategy' (and max_examples above 0) or 'examples'")
-    timeout = spec.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
-        raise SpecError(f"'timeout' must be a number of seconds, above 0 and at most {MAX_TIMEOUT:g}", ("timeout",))
-    memory = spec.get("memory_mb", DEFAULT_MEMORY_MB)
-    if isinstance(memory, bool) or not isinstance(memory, int) or memory < MIN_MEMORY_MB:
-        raise SpecError(f"'memory_mb' must be a whole number of MiB, at least {MIN_MEMORY_MB}", ("memory_mb",))
+    timeout, memory = sandbox_limits(spec)
     return PythonFunctionSpec(
         function=spec["function"], reference=reference, reference_name=reference_name, strategies=strategies,
-        examples=examples, max_examples=count, timeout=float(timeout), memory_mb=memory,
+        examples=examples, max_examples=count, timeout=timeout, memory_mb=memory,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from chinese_numerals import chinese
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from verdicts import assert_fails, assert_passes
@@ -543,6 +544,20 @@ def test_the_later_list_wins_a_tie_and_the_longer_list_wins_otherwise():
     assert_passes(judge(wrong_then_right))
     right_then_note = STYLES["chinese numbered list"] + "\n\n注意：\n1. 农夫独自过河是浪费。"
     assert_passes(judge(right_then_note))
+
+
+def test_a_step_numbered_in_chinese_numerals_below_the_last_starts_a_new_list():
+    def steps_cn(cargos: list[str | None]) -> str:
+        return "\n".join(
+            f"第{chinese(i)}步：农夫带{CN[item]}过河" if item else f"第{chinese(i)}步：农夫独自过河"
+            for i, item in enumerate(cargos, start=1)
+        )
+
+    longer = ["sheep", None, "snake", None, "tiger", "sheep", "apples", None, "chicken", None, "sheep"]
+    attempt_then_plan = steps_cn(["tiger", None, "sheep"]) + "\n\n重新来：\n\n" + steps_cn(longer)
+    verdict = judge(attempt_then_plan)
+    assert_passes(verdict)
+    assert "11 steps" in verdict.found and "第十一步" in attempt_then_plan
 
 
 def test_unreadable_moves_are_plain_data_in_the_details():

@@ -13,9 +13,10 @@ Numbers may be written with full-width digits, thousands separators
 (``2,700``, ``2，700``, ``2{,}700``, ``2\,700``, a thin space), a decimal point,
 a minus sign (``-``, ``−``, 负), a fraction (``\frac{1}{2}``, 三分之一), an
 exponent, a percentage (``50%``, 百分之五十) or Chinese numerals (两千七百,
-2.7万). Units count only through :data:`UNITS`; a spec that names a unit prefers
-numbers written with a unit of that dimension, reads a bare number as being in
-that unit, and never takes a number whose unit has another dimension.
+2.7万; read by :mod:`pytest_gptoss.checkers.numerals`). Units count only
+through :data:`UNITS`; a spec that names a unit prefers numbers written with a
+unit of that dimension, reads a bare number as being in that unit, and never
+takes a number whose unit has another dimension.
 Values are exact fractions; no float is ever compared.
 """
 
@@ -30,6 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_gptoss.checkers import Checker
+from pytest_gptoss.checkers.numerals import DECIMAL_DIGITS, MULTIPLIERS, NUMERALS, read_integer, read_number
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -38,7 +40,6 @@ KEYS = ("answer", "unit", "abs_tol", "rel_tol")
 # Bounds that keep every value printable and every computation instant.
 _MAX_DIGITS = 100
 _MAX_EXPONENT = 300
-_MAX_CN_RUN = 40
 
 
 @dataclass(frozen=True)
@@ -206,15 +207,6 @@ def _exact(value: Any, key: str) -> Fraction:
 _FOLD: dict[int, int | str] = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FOLD.update({0x3000: " ", 0x2212: "-", 0x2012: "-", 0x2013: "-", 0xFE63: "-", 0xFFE5: "¥", 0xFE6A: "%"})
 
-_CN_DIGITS = {
-    "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "貳": 2, "两": 2, "兩": 2,
-    "三": 3, "叁": 3, "參": 3, "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "陸": 6,
-    "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9,
-}
-_CN_SMALL = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
-_CN_BIG = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
-_CN = "".join([*_CN_DIGITS, *_CN_SMALL, *_CN_BIG])
-_CN_FRACTION_DIGITS = "".join(c for c in _CN_DIGITS if c not in "两兩")
 # Runs of numeral characters that are words, not numbers (千万 "by all means", 万一 "in case").
 _CN_IDIOMS = {"千万", "万一", "万万", "一一", "十十"}
 
@@ -223,8 +215,8 @@ _NUMBER = re.compile(
     rf"""
     (?P<frac>(?P<frac_sign>(?<![0-9A-Za-z)\]}}])-)?\\[dtc]?frac\s*
         \{{\s*(?P<frac_num>{_SIGNED})\s*\}}\s*\{{\s*(?P<frac_den>{_SIGNED})\s*\}})
-    | (?P<cnfrac>(?P<cnfrac_neg>负)?(?P<cnfrac_den>[{_CN}]+|(?<![A-Za-z_0-9.])[0-9]+)分之
-        (?P<cnfrac_num>[{_CN}]+(?:点[{_CN_FRACTION_DIGITS}]+)?|[0-9]+(?:\.[0-9]+)?))
+    | (?P<cnfrac>(?P<cnfrac_neg>负)?(?P<cnfrac_den>[{NUMERALS}]+|(?<![A-Za-z_0-9.])[0-9]+)分之
+        (?P<cnfrac_num>[{NUMERALS}]+(?:点[{DECIMAL_DIGITS}]+)?|[0-9]+(?:\.[0-9]+)?))
     | (?P<arabic>(?:(?P<neg>负)|(?P<sign>(?<![0-9A-Za-z)\]}}])[-+]))?(?<![A-Za-z_0-9.])
         (?P<int>[1-9][0-9]{{0,2}}(?P<sep>,|\{{,\}}|\\,|[\u2009\u202f\u00a0])[0-9]{{3}}
                 (?:(?P=sep)[0-9]{{3}})*(?![0-9])
@@ -233,7 +225,7 @@ _NUMBER = re.compile(
         (?:[eE](?P<exp>[-+]?[0-9]+)(?![0-9A-Za-z])
           |\s*(?:×|\\times|\\cdot|\*)\s*10\^\{{?(?P<exp10>[-+]?[0-9]+)\}}?)?
         (?P<mult>[十百千万亿萬億]+)?)
-    | (?P<cn>(?P<cn_neg>负)?(?P<cn_int>[{_CN}]+)(?:点(?P<cn_dec>[{_CN_FRACTION_DIGITS}]+))?)
+    | (?P<cn>(?P<cn_neg>负)?(?P<cn_int>[{NUMERALS}]+)(?:点(?P<cn_dec>[{DECIMAL_DIGITS}]+))?)
     """,
     re.VERBOSE,
 )
@@ -322,8 +314,8 @@ def _read(match: re.Match[str]) -> tuple[Fraction, Unit | None, bool] | None:
         return (-value if match.group("frac_sign") else value), None, True
     if match.group("cnfrac"):
         den_text, num_text = match.group("cnfrac_den"), match.group("cnfrac_num")
-        parts = int(den_text) if den_text.isdigit() else _chinese_integer(den_text)
-        num = Fraction(num_text) if num_text[0].isdigit() else _chinese_number(num_text)
+        parts = read_integer(den_text)
+        num = Fraction(num_text) if num_text[0].isdigit() else read_number(num_text)
         if not parts or num is None:
             return None
         sign = -1 if match.group("cnfrac_neg") else 1
@@ -337,7 +329,7 @@ def _read(match: re.Match[str]) -> tuple[Fraction, Unit | None, bool] | None:
             return None
         value = Fraction(digits) * Fraction(10) ** exponent
         for char in match.group("mult") or "":
-            value *= _CN_SMALL.get(char) or _CN_BIG[char]
+            value *= MULTIPLIERS[char]
         if match.group("neg") or match.group("sign") == "-":
             value = -value
         return value, None, True
@@ -345,71 +337,12 @@ def _read(match: re.Match[str]) -> tuple[Fraction, Unit | None, bool] | None:
     if run in _CN_IDIOMS:
         return None
     dec = match.group("cn_dec")
-    number = _chinese_number(run + ("点" + dec if dec else ""))
+    number = read_number(run + ("点" + dec if dec else ""))
     if number is None:
         return None
     negative = bool(match.group("cn_neg"))
     strong = negative or bool(dec) or len(run) > 1
     return (-number if negative else number), None, strong
-
-
-def _chinese_number(text: str) -> Fraction | None:
-    whole, _, decimals = text.partition("点")
-    integer = _chinese_integer(whole)
-    if integer is None:
-        return None
-    if not decimals:
-        return Fraction(integer)
-    return Fraction(f"{integer}.{''.join(str(_CN_DIGITS[c]) for c in decimals)}")
-
-
-def _chinese_integer(text: str) -> int | None:
-    """二千七百 -> 2700, 两千七 -> 2700, 一万零五 -> 10005, 二〇二四 -> 2024; None if no number."""
-    if not text or len(text) > _MAX_CN_RUN:
-        return None
-    if all(c in _CN_DIGITS for c in text):
-        if len(text) == 1:
-            return _CN_DIGITS[text]
-        if any(c in "零〇" for c in text) and not any(c in "两兩" for c in text):
-            return int("".join(str(_CN_DIGITS[c]) for c in text))
-        return None
-    yi_groups = 0
-    wan_group = 0
-    section = 0
-    digit: int | None = None
-    last_small = 10**5
-    prev_unit = 0
-    for char in text:
-        if char in _CN_DIGITS:
-            value = _CN_DIGITS[char]
-            if digit is not None:
-                return None
-            if value:
-                digit = value
-            else:
-                prev_unit = 0  # 一千零五: after a zero the digit is a unit digit
-        elif char in _CN_SMALL:
-            unit = _CN_SMALL[char]
-            if unit >= last_small:
-                return None
-            section += (digit if digit is not None else 1) * unit
-            digit, last_small, prev_unit = None, unit, unit
-        else:
-            unit = _CN_BIG[char]
-            group = section + (digit or 0)
-            if unit == 10**4:
-                if wan_group:
-                    return None
-                wan_group = (group or 1) * unit
-            else:
-                yi_groups = ((yi_groups + wan_group + group) or 1) * unit
-                wan_group = 0
-            section, digit, last_small, prev_unit = 0, None, 10**5, unit
-    tail = digit or 0
-    if digit is not None and prev_unit >= 100:
-        # Spoken shorthand: 两千七 is 2700, 一万五 is 15000.
-        tail = digit * prev_unit // 10
-    return yi_groups + wan_group + section + tail
 
 
 # -- finding the answer -------------------------------------------------------

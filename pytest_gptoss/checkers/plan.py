@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from pytest_gptoss.checkers import Checker
+from pytest_gptoss.checkers.numerals import read_integer
 from pytest_gptoss.checkers.text import snippet
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
@@ -692,19 +693,9 @@ def _label(line: str) -> tuple[str, int | None, int] | None:
     if match["n"] or match["n2"]:
         return ("number" if match["n"] else "paren"), int(match["n"] or match["n2"]), match.end()
     if match["n3"] or match["n4"]:
-        return "chinese", _chinese_number(match["n3"] or match["n4"]), match.end()
+        return "chinese", read_integer(match["n3"] or match["n4"]), match.end()
     word = match["n5"].lower()
     return "step", int(word) if word.isdigit() else _ENGLISH_NUMBERS[word], match.end()
-
-
-def _chinese_number(raw: str) -> int | None:
-    if raw.isdigit():
-        return int(raw)
-    digits = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-    if "十" in raw:
-        tens, _, ones = raw.partition("十")
-        return (digits.get(tens, 0) if tens else 1) * 10 + digits.get(ones, 0)
-    return digits.get(raw)
 
 
 def _head(text: str, width: int = 120) -> str:
@@ -721,7 +712,7 @@ _ENGLISH_NUMBERS = {
     )
 }
 _ENGLISH_NUMBER = "|".join(sorted(_ENGLISH_NUMBERS, key=len, reverse=True))
-_CN_NUMBER = r"[\d一二两三四五六七八九十]{1,4}"
+_CN_NUMBER = r"[\d一二两三四五六七八九十]{1,4}"  # a step's number, up to 九十九 (read_integer reads it)
 _BULLET = r"[-*+•·▪◦]"
 
 _LABEL = re.compile(

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from verdicts import judged, parsed
 
-from pytest_gptoss.checkers import numeric
-from pytest_gptoss.checkers.numeric import CHECKER, extract_number
+from pytest_gptoss.checkers.numeric import CHECKER
+from pytest_gptoss.checkers.numeric.extract import extract_number
+from pytest_gptoss.checkers.numeric.units import SPELLINGS, UNITS, lookup_unit
 from pytest_gptoss.verdict import SpecError, Verdict
 
 ML = {"answer": 2700, "unit": "ml"}
@@ -276,13 +277,14 @@ def test_malformed_spec_path_is_prefixed_by_the_registry() -> None:
 
 
 def test_every_unit_spelling_reads_back_as_its_unit() -> None:
-    for spelling, name in numeric.SPELLINGS.items():
+    for spelling, name in SPELLINGS.items():
         found = extract_number(f"答案：7 {spelling}")
         assert found is not None and found.unit == name, (spelling, found)
-        assert numeric.lookup_unit(spelling) == numeric.UNITS[name]
+        assert lookup_unit(spelling) == UNITS[name]
 
 
 # -- properties ---------------------------------------------------------------
+
 
 def full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)

@@ -8,12 +8,14 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from chinese_numerals import chinese
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from verdicts import judged, parsed
 
-from pytest_gptoss.checkers import numeric
-from pytest_gptoss.checkers.numeric import CHECKER, extract_number
+from pytest_gptoss.checkers.numeric import CHECKER
+from pytest_gptoss.checkers.numeric.extract import extract_number
+from pytest_gptoss.checkers.numeric.units import SPELLINGS, UNITS, lookup_unit
 from pytest_gptoss.verdict import SpecError, Verdict
 
 ML = {"answer": 2700, "unit": "ml"}
@@ -275,42 +277,13 @@ def test_malformed_spec_path_is_prefixed_by_the_registry() -> None:
 
 
 def test_every_unit_spelling_reads_back_as_its_unit() -> None:
-    for spelling, name in numeric.SPELLINGS.items():
+    for spelling, name in SPELLINGS.items():
         found = extract_number(f"答案：7 {spelling}")
         assert found is not None and found.unit == name, (spelling, found)
-        assert numeric.lookup_unit(spelling) == numeric.UNITS[name]
+        assert lookup_unit(spelling) == UNITS[name]
 
 
 # -- properties ---------------------------------------------------------------
-
-_DIGITS = "零一二三四五六七八九"
-
-
-def chinese(n: int) -> str:
-    """Standard reading of a non-negative integer below 10**12 in Chinese numerals."""
-    if n == 0:
-        return "零"
-
-    def four(group: int) -> str:
-        out, gap = "", False
-        for size, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-            digit = group // size % 10
-            if digit:
-                out += ("零" if gap else "") + _DIGITS[digit] + name
-                gap = False
-            elif out:
-                gap = True
-        return out
-
-    out, gap = "", False
-    for size, name in ((10**8, "亿"), (10**4, "万"), (1, "")):
-        group = n // size % 10**4
-        if group:
-            out += ("零" if out and (gap or group < 1000) else "") + four(group) + name
-            gap = False
-        elif out:
-            gap = True
-    return out[1:] if out.startswith("一十") else out
 
 
 def full_width(text: str) -> str:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from chinese_numerals import chinese
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from verdicts import assert_fails, assert_passes
 
 from pytest_gptoss.checkers import plan
-from pytest_gptoss.checkers.plan import Crossing, Unreadable
+from pytest_gptoss.checkers.plan.puzzle import Unreadable, replay, solve
+from pytest_gptoss.checkers.plan.reader import read_plan
+from pytest_gptoss.checkers.plan.river import Crossing, RiverCrossing, Rule
 from pytest_gptoss.verdict import SpecError, Verdict
 
 PUZZLE = plan.PUZZLES["river-crossing-5"]
 SPEC = {"puzzle": "river-crossing-5"}
 ITEMS = ("tiger", "sheep", "snake", "chicken", "apples")
-SHORTEST = plan.solve(PUZZLE)
+SHORTEST = solve(PUZZLE)
 
 CN = {"tiger": "老虎", "sheep": "羊", "snake": "蛇", "chicken": "鸡", "apples": "苹果"}
 EN = {"tiger": "tiger", "sheep": "sheep", "snake": "snake", "chicken": "chicken", "apples": "apples"}
@@ -94,6 +97,7 @@ def test_valid_specs(spec):
         ("river-crossing-5", (), "mapping"),
         ({}, (), "'puzzle' is required"),
         ({"puzzle": "hanoi"}, ("puzzle",), "unknown puzzle 'hanoi'"),
+        ({"puzzle": ["river-crossing-5"]}, ("puzzle",), "unknown puzzle \\['river-crossing-5'\\]"),
         ({**SPEC, "steps": 9}, ("steps",), "unknown key 'steps'"),
         ({**SPEC, "max_steps": 0}, ("max_steps",), "at least 1"),
         ({**SPEC, "max_steps": True}, ("max_steps",), "whole number"),
@@ -112,7 +116,7 @@ def test_invalid_specs_name_the_field(spec, path, message):
 def test_the_shortest_plan_has_nine_crossings_and_replays_cleanly():
     assert len(SHORTEST) == 9
     assert solves(cargo(SHORTEST))
-    result = plan.replay(PUZZLE, SHORTEST)
+    result = replay(PUZZLE, SHORTEST)
     assert result.passed and result.why == ""
     assert len(result.states) == 10 and not PUZZLE.unfinished(result.states[-1])
     # every return trip of the shortest plan is made alone
@@ -121,7 +125,7 @@ def test_the_shortest_plan_has_nine_crossings_and_replays_cleanly():
 
 def test_the_wolf_goat_cabbage_puzzle_needs_seven_crossings():
     wolf = plan.PUZZLES["river-crossing-3"]
-    shortest = plan.solve(wolf)
+    shortest = solve(wolf)
     assert shortest is not None and len(shortest) == 7
     answer = """1. 农夫带羊过河
 2. 农夫独自返回
@@ -136,12 +140,12 @@ def test_the_wolf_goat_cabbage_puzzle_needs_seven_crossings():
 
 
 def test_search_finds_nothing_for_an_unsolvable_puzzle():
-    stuck = plan.RiverCrossing(
+    stuck = RiverCrossing(
         key="stuck", title="three who eat each other", items=("a", "b", "c"),
         names=(("a", ("a",)), ("b", ("b",)), ("c", ("c",))),
-        rules=(plan.Rule("a", "b"), plan.Rule("b", "c"), plan.Rule("c", "a")),
+        rules=(Rule("a", "b"), Rule("b", "c"), Rule("c", "a")),
     )
-    assert plan.solve(stuck) is None
+    assert solve(stuck) is None
 
 
 def corruptions(moves: list[Crossing]) -> list[tuple[str, list[Crossing]]]:
@@ -176,7 +180,7 @@ def test_there_are_as_many_corruptions_as_expected():
 @pytest.mark.parametrize(("name", "moves"), CORRUPTIONS, ids=[name for name, _ in CORRUPTIONS])
 def test_every_single_step_corruption_of_the_shortest_plan_is_rejected(name, moves):
     assert not solves(cargo(moves))  # the independent simulation agrees that it is wrong
-    assert not plan.replay(PUZZLE, moves).passed
+    assert not replay(PUZZLE, moves).passed
     verdict = judge(numbered_cn(cargo(moves)))
     assert_fails(verdict)
     assert verdict.details["steps"] and len(verdict.details["steps"]) == len(moves), verdict.explain()
@@ -195,7 +199,7 @@ def test_replay_agrees_with_an_independent_simulation(data):
         if item in here:
             (left.discard if farmer_left else left.add)(item)
         farmer_left = not farmer_left
-    assert plan.replay(PUZZLE, moves_of(cargos)).passed == solves(cargos)
+    assert replay(PUZZLE, moves_of(cargos)).passed == solves(cargos)
     if cargos:
         assert judge(numbered_cn(cargos)).passed == solves(cargos)
 
@@ -363,7 +367,7 @@ Step 5: Finally take the apples across.""",
 def test_plans_in_many_styles_are_read_step_by_step_and_pass(answer):
     verdict = judge(answer)
     assert_passes(verdict)
-    read = plan.read_plan(PUZZLE, answer)
+    read = read_plan(PUZZLE, answer)
     assert cargo([s.move for s in read.steps]) == SHORTEST_CARGO, verdict.explain()
     assert "9 steps" in verdict.found
 
@@ -423,7 +427,7 @@ def test_wording_does_not_change_what_is_read(data):
         name = data.draw(st.sampled_from(synonyms[item])) if item else ""
         lines.append(label.format(i=i) + template.format(x=name))
     answer = data.draw(st.sampled_from(PROSE_BEFORE)) + "\n".join(lines) + data.draw(st.sampled_from(PROSE_AFTER))
-    read = [s.move for s in plan.read_plan(PUZZLE, answer).steps]
+    read = [s.move for s in read_plan(PUZZLE, answer).steps]
     assert cargo(read) == cargos, answer
     # a stated direction is read as stated; an unstated one is left to the boat
     for i, move in enumerate(read):
@@ -545,8 +549,22 @@ def test_the_later_list_wins_a_tie_and_the_longer_list_wins_otherwise():
     assert_passes(judge(right_then_note))
 
 
+def test_a_step_numbered_in_chinese_numerals_below_the_last_starts_a_new_list():
+    def steps_cn(cargos: list[str | None]) -> str:
+        return "\n".join(
+            f"第{chinese(i)}步：农夫带{CN[item]}过河" if item else f"第{chinese(i)}步：农夫独自过河"
+            for i, item in enumerate(cargos, start=1)
+        )
+
+    longer = ["sheep", None, "snake", None, "tiger", "sheep", "apples", None, "chicken", None, "sheep"]
+    attempt_then_plan = steps_cn(["tiger", None, "sheep"]) + "\n\n重新来：\n\n" + steps_cn(longer)
+    verdict = judge(attempt_then_plan)
+    assert_passes(verdict)
+    assert "11 steps" in verdict.found and "第十一步" in attempt_then_plan
+
+
 def test_unreadable_moves_are_plain_data_in_the_details():
     verdict = judge("1. 农夫带羊过河\n2. 农夫带着狐狸返回")
     assert verdict.details["steps"][1]["move"].startswith("unreadable")
     assert Verdict.from_dict(verdict.to_dict()) == verdict
-    assert isinstance(plan.read_plan(PUZZLE, "1. 农夫带着狐狸返回").steps[0].move, Unreadable)
+    assert isinstance(read_plan(PUZZLE, "1. 农夫带着狐狸返回").steps[0].move, Unreadable)

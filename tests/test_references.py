@@ -20,6 +20,7 @@ import pytest
 
 from pytest_gptoss.cases import parse_yaml
 from pytest_gptoss.checkers import plan
+from pytest_gptoss.checkers.plan.puzzle import solve
 from pytest_gptoss.sandbox import run_program
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -274,7 +275,7 @@ def test_the_river_crossing_is_solvable_and_its_shortest_plan_has_9_crossings():
     plans = shortest_plans()
     assert plans and {len(p) for p in plans} == {9}
     assert ("sheep", None, "chicken", None, "tiger", None, "snake", None, "apples") in plans
-    found = plan.solve(plan.PUZZLES["river-crossing-5"])
+    found = solve(plan.PUZZLES["river-crossing-5"])
     assert found is not None
     assert tuple(m.cargo[0] if m.cargo else None for m in found) in plans
 

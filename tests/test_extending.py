@@ -55,46 +55,40 @@ def _assert_judged(result: pytest.RunResult) -> None:
     ])
 
 
-def test_a_checker_from_a_conftest_judges_the_cases_under_it(pytester: pytest.Pytester) -> None:
+def _run_with_conftest(pytester: pytest.Pytester, *, checker: str = WORD_COUNT, folder: str = "cases",
+                       cases: str = CASES, report: str = "-rA") -> pytest.RunResult:
+    """The project with the word_count module importable and a conftest.py in ``folder`` that gives it."""
     _project(pytester)
-    pytester.makepyfile(word_count=WORD_COUNT)
-    pytester.path.joinpath("cases", "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    pytester.path.joinpath("cases", "greetings.yaml").write_text(cases, encoding="utf-8")
+    pytester.makepyfile(word_count=checker)
+    pytester.path.joinpath(folder).mkdir(exist_ok=True)
+    pytester.path.joinpath(folder, "conftest.py").write_text(CONFTEST, encoding="utf-8")
     pytester.syspathinsert()
-    result = pytester.runpytest("cases", "--gptoss-replay=answers.jsonl", "-rA", "-p", "no:xdist")
+    return pytester.runpytest("cases", "--gptoss-replay=answers.jsonl", report, "-p", "no:xdist")
+
+
+def test_a_checker_from_a_conftest_judges_the_cases_under_it(pytester: pytest.Pytester) -> None:
+    result = _run_with_conftest(pytester)
     _assert_judged(result)
     result.stdout.fnmatch_lines(["*[[]word_count[]] FAIL*", "*expected: at most 3 words*", "*found:    7 words*"])
 
 
 def test_a_conftest_checker_reaches_only_the_case_files_under_it(pytester: pytest.Pytester) -> None:
-    _project(pytester)
-    pytester.makepyfile(word_count=WORD_COUNT)
-    pytester.mkdir("other")
-    pytester.path.joinpath("other", "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    pytester.syspathinsert()
-    result = pytester.runpytest("cases", "--gptoss-replay=answers.jsonl", "-p", "no:xdist")
+    result = _run_with_conftest(pytester, folder="other")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cases/greetings.yaml:4: case 'greeting': field 'check.word_count': "
                                  "unknown checker 'word_count'; known checkers: code, *"])
 
 
 def test_a_bad_spec_for_a_custom_checker_names_its_line(pytester: pytest.Pytester) -> None:
-    _project(pytester)
-    pytester.path.joinpath("cases", "greetings.yaml").write_text(CASES.replace("{word_count: 3}", "{word_count: 0}", 1))
-    pytester.makepyfile(word_count=WORD_COUNT)
-    pytester.path.joinpath("cases", "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    pytester.syspathinsert()
-    result = pytester.runpytest("cases", "--gptoss-replay=answers.jsonl", "-p", "no:xdist")
+    result = _run_with_conftest(pytester, cases=CASES.replace("{word_count: 3}", "{word_count: 0}", 1))
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cases/greetings.yaml:4: case 'greeting': field 'check.word_count': "
                                  "word_count takes a whole number of words, at least 1"])
 
 
 def test_a_conftest_checker_with_a_shipped_name_is_one_line(pytester: pytest.Pytester) -> None:
-    _project(pytester)
-    pytester.makepyfile(word_count=WORD_COUNT.replace('name="word_count"', 'name="numeric"'))
-    pytester.path.joinpath("cases", "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    pytester.syspathinsert()
-    result = pytester.runpytest("cases", "--gptoss-replay=answers.jsonl", "-p", "no:xdist")
+    result = _run_with_conftest(pytester, checker=WORD_COUNT.replace('name="word_count"', 'name="numeric"'))
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*checker 'numeric' from *word_count.py (pytest_gptoss_checkers) has the name of "
                                  "the one from the entry point pytest_gptoss.checkers.numeric:CHECKER; give it "

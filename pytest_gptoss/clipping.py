@@ -19,3 +19,10 @@ def clip_line(text: str, width: int) -> str:
 def clip_words(text: str, width: int) -> str:
     """:func:`clip` on one line: every run of white space becomes one space."""
     return clip(" ".join(text.split()), width)
+
+
+def answer_head(text: str, width: int = 60) -> str:
+    """How a verdict quotes an answer it found nothing in: its length and its start, on one line."""
+    if not text.strip():
+        return "the answer is empty"
+    return f"answer ({len(text)} chars): {clip_line(text, width)}"

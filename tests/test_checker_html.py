@@ -255,7 +255,7 @@ def test_no_html_fails_with_its_own_message() -> None:
     verdict = CHECKER.check({"assert": ["p"]}, "我无法生成页面。")
     assert not verdict.passed
     assert verdict.found == "no HTML in the answer"
-    assert verdict.where == "answer: 我无法生成页面。"
+    assert verdict.where == "answer (8 chars): 我无法生成页面。"
     assert CHECKER.check({"assert": ["p"]}, "").where == "the answer is empty"
 
 

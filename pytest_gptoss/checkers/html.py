@@ -35,7 +35,7 @@ from typing import Any
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.blocks import FencedBlock, fenced_blocks
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.clipping import clip_line
+from pytest_gptoss.clipping import answer_head, clip_line
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 NAME = "html"
@@ -278,7 +278,7 @@ def judge(parsed: _Spec, text: str) -> Verdict:
     expected = _expected(parsed)
     extracted = extract_html(text)
     if extracted is None:
-        where = f"answer: {clip_line(text.strip(), 60)}" if text.strip() else "the answer is empty"
+        where = answer_head(text)
         return Verdict(
             passed=False, checker=NAME, expected=expected, found="no HTML in the answer", where=where,
             why="found no fenced HTML block and no tag in the text", details={"failed": []},

@@ -31,6 +31,7 @@ from typing import Any
 
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.normalize import View, view
+from pytest_gptoss.clipping import answer_head
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
 
 ASSERTIONS = ("contains", "not_contains", "regex", "not_regex", "mentions")
@@ -94,7 +95,7 @@ def judge(parsed: TextSpec, text: str) -> Verdict:
         why = ""
     where = "\n".join(f"{r.label}: {snippet(text, *r.span)}" for r in where_from if r.span)
     if failed and not where:
-        where = f"answer ({len(text)} chars): {_head(text)}" if text.strip() else "the answer is empty"
+        where = answer_head(text)
     details = {
         "held": len(results) - len(failed),
         "total": len(results),
@@ -137,11 +138,6 @@ def snippet(text: str, start: int, end: int, width: int = 60) -> str:
         + ("…" if hi < len(text) else "")
     )
     return out.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
-
-
-def _head(text: str, width: int = 60) -> str:
-    head = text if len(text) <= width else text[: width - 1] + "…"
-    return head.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
 
 
 def fold(text: str, *, case: bool, width: bool) -> str:

@@ -47,7 +47,7 @@ from pytest_gptoss.checkers.json.find import BadJSON, find_json, json_path, line
 from pytest_gptoss.checkers.json.spec import JsonSpec, parse
 from pytest_gptoss.checkers.json.validate import Problem, schema_problems, sequence_problems, shaped, span_of
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.clipping import clip_line
+from pytest_gptoss.clipping import answer_head, clip_line
 from pytest_gptoss.verdict import Verdict
 
 NAME = "json"
@@ -76,7 +76,7 @@ def judge(parsed: JsonSpec, text: str) -> Verdict:
         return fail(f"JSON that does not parse, in {exc.source}", exc.message, where,
                     values=0, source=exc.source, problems=[{"path": None, "message": exc.message}])
     if not found.values:
-        head = f"answer: {clip_line(text.strip(), 60)}" if text.strip() else "the answer is empty"
+        head = answer_head(text)
         return fail("no JSON in the answer", "found no JSON value, fenced or bare", head,
                     values=0, source="", problems=[])
 

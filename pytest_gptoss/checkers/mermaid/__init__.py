@@ -38,7 +38,7 @@ from pytest_gptoss.checkers.mermaid.parser import parse_builtin
 from pytest_gptoss.checkers.mermaid.source import Block, clean, diagram_kind, find_diagram
 from pytest_gptoss.checkers.mermaid.spec import Spec, describe, parse
 from pytest_gptoss.checkers.text import snippet
-from pytest_gptoss.clipping import clip_line
+from pytest_gptoss.clipping import answer_head
 from pytest_gptoss.verdict import Verdict
 
 NAME = "mermaid"
@@ -47,7 +47,6 @@ PARSER_ENV = "GPTOSS_MERMAID_PARSER"
 #: at most this many failed assertions and nodes are spelled out, so a verdict fits a screen
 _SHOWN = 8
 _SHOWN_NODES = 16
-_HEAD_WIDTH = 60
 #: for _hint: tokens that show a label held a bracket it should have quoted, and the tokens that close a label
 _LABEL_BRACKETS = frozenset({"PS", "PE", "SQS", "SQE", "DIAMOND_START", "DIAMOND_STOP", "PIPE", "STADIUMSTART",
                              "STADIUMEND", "SUBROUTINESTART", "SUBROUTINEEND", "CYLINDERSTART", "CYLINDEREND",
@@ -74,7 +73,7 @@ def judge(parsed: Spec, text: str) -> Verdict:
         return Verdict(
             passed=False, checker=NAME, expected=expected,
             found="no mermaid diagram: no ```mermaid block and no block that starts with flowchart or graph",
-            where=_answer_head(text), why="the answer has no diagram to judge",
+            where=answer_head(text), why="the answer has no diagram to judge",
         )
     source = clean(block.source)
     where_block = f"{block.how} at line {text.count(chr(10), 0, block.starts[0]) + 1} of the answer: " \
@@ -202,12 +201,6 @@ def _verdict(expected: str, results: list[Result], judged: _Judged, where_block:
             "failed": [{"assertion": r.key, "label": r.label, "reason": r.note} for r in failed],
         },
     )
-
-
-def _answer_head(text: str) -> str:
-    if not text.strip():
-        return "the answer is empty"
-    return f"answer ({len(text)} chars): " + clip_line(text, _HEAD_WIDTH)
 
 
 CHECKER = Checker(name=NAME, parse=parse, judge=judge)

@@ -23,6 +23,8 @@ for _transport in ("httpcore2", "httpcore"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_transport)
 
+from shipped_runs import SuiteRun, run_shipped_suite  # noqa: E402
+
 from pytest_gptoss.checkers.mermaid.bridge import DIR_ENV, mermaid_directory  # noqa: E402 (after the transports)
 
 
@@ -47,3 +49,9 @@ def _plugin_test_environment() -> Iterator[None]:
         else:
             os.environ[name] = value
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shipped_runs(tmp_path_factory: pytest.TempPathFactory, _plugin_test_environment: None) -> dict[str, SuiteRun]:
+    """The shipped suite through tiny, run once per session in the ways several tests compare (shipped_runs.py)."""
+    return run_shipped_suite(tmp_path_factory.mktemp("shipped"))

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shipped_runs import SuiteRun
 
 from pytest_gptoss.backends.engine import Engine, EngineRequest, EngineSettings
 
@@ -61,7 +62,11 @@ def test_a_fault_in_the_engine_thread_ends_the_waiting_cases_as_errors(pytester:
 
 @pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "cache"])
 def test_ctrl_c_stops_the_run_quickly_and_keeps_the_finished_results(pytester: pytest.Pytester, cache: bool) -> None:
-    write_cases(pytester, 12, max_tokens=4000)
+    # the first case ends at once, so a row is written early; the eleven after it keep the run busy
+    quick = "  - id: a0\n    prompt: question\n    max_tokens: 4\n    samples: 1\n    check: {numeric: 1}\n"
+    slow = "".join(f"  - id: c{i}\n    prompt: question {i}\n    max_tokens: 4000\n    check: {{numeric: 1}}\n"
+                   for i in range(11))
+    pytester.makefile(".yaml", **{"cases/c": "cases:\n" + quick + slow})
     results = pytester.path / "r.json"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--gptoss-model=tiny",
                "--gptoss-parallel=4", "--gptoss-samples=40", f"--gptoss-results={results}"]
@@ -123,25 +128,12 @@ def test_the_samples_of_a_case_prefill_its_prompt_once(pytester: pytest.Pytester
     assert engine["peak_in_flight"] == 3
 
 
-def test_parallel_keeps_node_ids_and_outcomes_and_reruns_are_identical(pytester: pytest.Pytester) -> None:
-    import shutil
-
-    shutil.copytree(Path(__file__).resolve().parent.parent / "cases", pytester.path / "cases")
-    runs = {}
-    for name, args in (("one", ["--gptoss-parallel=1"]), ("four", ["--gptoss-parallel=4"]),
-                       ("again", ["--gptoss-parallel=4"]), ("xdist", ["--gptoss-parallel=4", "-n", "2"])):
-        pytester.runpytest("--gptoss-model=tiny", f"--gptoss-record={name}.jsonl", f"--gptoss-results={name}.json",
-                           "--gptoss-max-tokens=256", *args)
-        rows = json.loads((pytester.path / f"{name}.json").read_text())["rows"]
-        runs[name] = ({row["nodeid"]: row["outcome"] for row in rows}, transcripts(pytester.path / f"{name}.jsonl"))
-    assert len(runs["one"][0]) == 18
-    assert runs["one"][0] == runs["four"][0] == runs["xdist"][0]
-
-    def tokens(lines: list[dict]) -> list[dict]:
-        return sorted(({k: v for k, v in t.items() if k != "seconds"} for t in lines), key=lambda t: t["case"])
-
-    assert tokens(runs["four"][1]) == tokens(runs["again"][1])
-    assert tokens(runs["four"][1]) == tokens(runs["xdist"][1])
+def test_parallel_keeps_node_ids_and_outcomes_and_reruns_are_identical(shipped_runs: dict[str, SuiteRun]) -> None:
+    one, four, again, xdist = (shipped_runs[name] for name in ("one", "four", "again", "xdist"))
+    assert len(one.outcomes) == 18
+    assert one.outcomes == four.outcomes == xdist.outcomes
+    assert four.generations() == again.generations()
+    assert four.generations() == xdist.generations()
 
 
 def test_a_finished_slot_is_refilled_and_every_request_keeps_its_own_seed(tiny_model: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shipped_runs import SuiteRun
 
 REPO = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
@@ -59,46 +60,38 @@ def test_node_ids_name_case_model_and_effort(suite: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
-def test_tiny_runs_every_shipped_case_through_llama_cpp(suite: pytest.Pytester) -> None:
-    result = suite.runpytest("--gptoss-model=tiny", "-rA")
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("errors", 0) == 0
-    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(SHIPPED_CASES)
-    assert "INTERNALERROR" not in result.stdout.str()
+def test_tiny_runs_every_shipped_case_through_llama_cpp(shipped_runs: dict[str, SuiteRun]) -> None:
+    run = shipped_runs["four"]
+    outcomes = list(run.outcomes.values())
+    assert len(outcomes) == len(SHIPPED_CASES) and set(outcomes) <= {"passed", "failed"}, run.output[-3000:]
+    assert "INTERNALERROR" not in run.output
     # every failure explains itself: the answer (or what came instead of one) and the verdict
-    failures = result.stdout.str().split("= FAILURES =")[-1].split("short test summary info")[0]
+    failures = run.output.split("= FAILURES =")[-1].split("short test summary info")[0]
     sections = re.split(r"\n_{3,} case [a-z0-9-]+\[tiny-medium\] _{3,}\n", failures)[1:]
-    assert len(sections) == outcomes.get("failed", 0)
+    assert len(sections) == outcomes.count("failed")
     for section in sections:
         assert "--- sample 0 (seed " in section
         assert re.search(r"^(final answer|reasoning \(no final|model output \(no final)", section, re.M)
         assert re.search(r"^\[[a-z]+\] FAIL\n  expected: .+\n  found: .+\n(.|\n)*  why: ", section, re.M)
 
 
-def test_xdist_gives_the_same_outcomes(suite: pytest.Pytester) -> None:
-    single_result = suite.runpytest("--gptoss-model=tiny", "-rA", "-p", "no:xdist")
-    single = outcomes_by_item(single_result)
-    double = outcomes_by_item(suite.runpytest("--gptoss-model=tiny", "-rA", "-n", "2"))
-    assert len(single) == len(SHIPPED_CASES), "\n".join(single_result.outlines[-30:])
+def test_xdist_gives_the_same_outcomes(shipped_runs: dict[str, SuiteRun]) -> None:
+    single, double = shipped_runs["one"].outcomes, shipped_runs["xdist"].outcomes
+    assert len(single) == len(SHIPPED_CASES), shipped_runs["one"].output[-3000:]
     assert single == double
 
 
-def test_record_then_replay_reproduces_the_outcomes(suite: pytest.Pytester) -> None:
-    first = suite.runpytest("--gptoss-model=tiny", "--gptoss-record=run1.jsonl", "-rA")
-    suite.runpytest("--gptoss-model=tiny", "--gptoss-record=run2.jsonl")
-    run1 = [json.loads(line) for line in (suite.path / "run1.jsonl").read_text().splitlines()]
-    run2 = [json.loads(line) for line in (suite.path / "run2.jsonl").read_text().splitlines()]
-    assert len(run1) == len(SHIPPED_CASES)
-    for line in run1:
+def test_record_then_replay_reproduces_the_outcomes(shipped_runs: dict[str, SuiteRun]) -> None:
+    first, second = shipped_runs["four"], shipped_runs["again"]
+    assert len(first.transcripts) == len(SHIPPED_CASES)
+    for line in first.transcripts:
         assert {"case", "model", "reasoning", "sample", "analysis", "final", "finish_reason",
                 "prompt_tokens", "completion_tokens", "seconds"} <= set(line)
         assert line["model"] == "tiny" and line["completion_tokens"] > 0
     # same seed, same build: the same generations (timings aside)
-    strip = [{k: v for k, v in line.items() if k != "seconds"} for line in run1]
-    assert strip == [{k: v for k, v in line.items() if k != "seconds"} for line in run2]
+    assert first.generations() == second.generations()
     # a replay of the recording reproduces the run: same node ids, same outcomes
-    replayed = suite.runpytest("--gptoss-replay=run1.jsonl", "-rA")
-    assert outcomes_by_item(replayed) == outcomes_by_item(first)
+    assert shipped_runs["replay"].outcomes == first.outcomes
 
 
 @pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gptoss import options, results, summary
+from pytest_gptoss import gate, options, results, summary
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.items import RUN_KEY, CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
 from pytest_gptoss.models import ModelNotFound
@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--gptoss-record: cannot write {settings.record}: {exc.strerror}"
             ) from None
-    for label in {label for gate in settings.gate for label in gate} - set(run.model_labels):
+    for label in {label for pair in settings.gate for label in pair} - set(run.model_labels):
         known = ", ".join(run.model_labels) or "none: pass two --gptoss-model"
         raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
     config.stash[RUN_KEY] = run
@@ -135,7 +135,7 @@ class SessionHooks:
         self.run = run
         self.results: results.Results | None = None
         self.baseline: dict[str, Any] | None = None
-        self.comparisons: list[tuple[str, results.Comparison]] = []
+        self.comparisons: list[tuple[str, gate.Comparison]] = []
         #: --continue-on-collection-errors as the user gave it (None until a collection error)
         self.user_continues: bool | None = None
         self.other_collection_errors = False
@@ -198,6 +198,8 @@ class SessionHooks:
 
     def _resolve_models(self) -> None:
         """Find or download every model and reach every server before any item runs, with progress shown."""
+        from pytest_gptoss.backends.llama import llama_build
+        from pytest_gptoss.gguf_files import model_identity
         from pytest_gptoss.servers import ServerUnreachable, describe
 
         capture = self.config.pluginmanager.getplugin("capturemanager")
@@ -226,11 +228,11 @@ class SessionHooks:
                 reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")
             if self.results is not None:
                 try:
-                    self.results.models[label] = results.model_identity(path)
+                    self.results.models[label] = model_identity(path)
                 except (OSError, ValueError) as exc:  # the items say so too, as errors
                     self.results.models[label] = {"file": path.name, "error": str(exc)}
         if self.results is not None:
-            self.results.build = results.llama_build()
+            self.results.build = llama_build()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -289,17 +291,10 @@ class SessionHooks:
             self.results.write(self.run.settings.results)
         rows = list(self.results.rows.values())
         if self.baseline is not None:
-            base_models = {row["model"] for row in self.baseline["rows"]}
-            current_models = {row["model"] for row in rows}
-            pairs = results.model_pairs(current_models, base_models)
-            comparison = results.compare(self.baseline["rows"], rows, pairs)
-            comparison.unmatched_models = sorted(current_models - set(pairs))
-            self.comparisons.append((f"baseline {self.run.settings.baseline}", comparison))
+            self.comparisons.append((f"baseline {self.run.settings.baseline}",
+                                     gate.against_baseline(self.baseline["rows"], rows)))
         for candidate, base in self.run.settings.gate:
-            base_rows = [row for row in rows if row["model"] == base]
-            self.comparisons.append(
-                (f"gate {candidate}:{base}", results.compare(base_rows, rows, {candidate: base}))
-            )
+            self.comparisons.append((f"gate {candidate}:{base}", gate.between_models(rows, candidate, base)))
         if any(c.regressions for _, c in self.comparisons) and session.exitstatus in (0, 5):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -129,8 +129,8 @@ class Run:
                        parallel=settings.parallel, flash_attn=settings.flash_attn)
 
     def _cached(self, backend: Backend, path: Path) -> Backend:
-        from pytest_gptoss.backends.llama import unreadable
-        from pytest_gptoss.results import llama_build, model_identity
+        from pytest_gptoss.backends.llama import llama_build, unreadable
+        from pytest_gptoss.gguf_files import model_identity
 
         try:
             identity = model_identity(path)

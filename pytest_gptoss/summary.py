@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_gptoss.results import Comparison
+from pytest_gptoss.gate import Comparison
 
 SLOWEST = 5
 

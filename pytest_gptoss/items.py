@@ -16,11 +16,10 @@ import pytest
 from pytest_gptoss.backends import BackendError
 from pytest_gptoss.cases import Case, CaseFileError, load_file
 from pytest_gptoss.checkers.registry import Registry, RegistryError
+from pytest_gptoss.judging import CaseResult, explain, judge
 from pytest_gptoss.models import ModelNotFound
-from pytest_gptoss.report import CaseResult, explain
-from pytest_gptoss.runner import Run, judge
+from pytest_gptoss.run import RUN_KEY, Run
 
-RUN_KEY = pytest.StashKey[Run]()
 #: set in a worker's input when every case of one model is scheduled on one worker
 WHOLE_MODEL_PER_WORKER = "gptoss_whole_model"
 NO_MODEL_REASON = (

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from pytest_gptoss import gate, options, results, summary
+from pytest_gptoss import gate, options, results, terminal_summary
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.items import RUN_KEY, CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
+from pytest_gptoss.items import CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
 from pytest_gptoss.models import ModelNotFound
-from pytest_gptoss.runner import Progress, Run
+from pytest_gptoss.progress import Progress
+from pytest_gptoss.run import RUN_KEY, Run
 from pytest_gptoss.transcripts import TranscriptError, Writer
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -63,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(f"--gptoss-baseline: {exc}") from None
     config.pluginmanager.register(hooks, "gptoss-session")
     if config.pluginmanager.hasplugin("html"):
-        from pytest_gptoss.html_report import HtmlHooks
+        from pytest_gptoss.html_extras import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(), "gptoss-html")
     if config.pluginmanager.hasplugin("xdist"):
@@ -307,11 +308,11 @@ class SessionHooks:
         if rows:
             terminalreporter.section("gptoss summary")
             engines = self.results.engine_figures() if self.results is not None else {}
-            for line in summary.lines(rows, engines):
+            for line in terminal_summary.lines(rows, engines):
                 terminalreporter.write_line(line)
         for title, comparison in self.comparisons:
             terminalreporter.section(f"gptoss {title}", red=bool(comparison.regressions))
-            for line in summary.comparison_lines(comparison):
+            for line in terminal_summary.comparison_lines(comparison):
                 terminalreporter.write_line(line)
         if self.run.settings.results is not None and self.results is not None:
             terminalreporter.write_line(f"gptoss: results written to {self.run.settings.results}")

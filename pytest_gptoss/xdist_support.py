@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_gptoss.results import NODE_NAME
-from pytest_gptoss.runner import Run
+from pytest_gptoss.run import Run
 
 
 class XdistHooks:

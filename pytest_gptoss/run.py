@@ -1,8 +1,12 @@
-"""One pytest session's run: its settings, its backends, and judging a case's samples."""
+"""One pytest session's run: its settings, its models and their backends, and handing requests over.
+
+The run lives under ``config.stash[RUN_KEY]``. An item asks it for its
+generations (:meth:`Run.submit`, then :meth:`Run.wait`); judging them is
+:mod:`pytest_gptoss.judging`'s, showing progress :mod:`pytest_gptoss.progress`'s.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -11,16 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gptoss import checkers
 from pytest_gptoss.backends import Backend, BackendError, Generation, Request, sample_seed
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.cache import CachedBackend, ResponseCache
 from pytest_gptoss.cases import Case
 from pytest_gptoss.models import ModelSpec, cache_dir, resolve
 from pytest_gptoss.options import Settings
-from pytest_gptoss.report import CaseResult, Sample, no_final_verdict, with_cut_off
+from pytest_gptoss.progress import Progress
 from pytest_gptoss.transcripts import Writer
-from pytest_gptoss.verdict import Verdict
 
 if TYPE_CHECKING:
     from pytest_gptoss.servers import Server
@@ -223,98 +225,9 @@ class Run:
             backend.close()
 
 
+#: where a session keeps its run
+RUN_KEY = pytest.StashKey[Run]()
 #: engine format: bump when the engine's schedule or sampling changes the tokens
 ENGINE_VERSION = 1
 #: the chat request's format: bump when what is sent to a server changes
 SERVER_REQUEST_VERSION = 1
-#: seconds between two progress lines
-PROGRESS_SECONDS = 15.0
-
-
-class Progress:
-    """One line now and then for the whole run, so a run of many minutes is not silent.
-
-    Used only where the terminal is this process's (not on an xdist worker).
-    """
-
-    def __init__(self, config: pytest.Config, every: float | None = None) -> None:
-        self.config = config
-        self.every = PROGRESS_SECONDS if every is None else every
-        self.started = time.monotonic()
-        self.shown_at = self.started
-        self.cases: dict[str, list[Future[Generation | None]]] = {}
-
-    def expect(self, nodeid: str, futures: list[Future[Generation | None]]) -> None:
-        self.cases[nodeid] = futures
-
-    def tick(self, backends: Any) -> None:
-        now = time.monotonic()
-        if now - self.shown_at < self.every:
-            return
-        self.shown_at = now
-        self.write(self.line([backend.stats() for backend in backends], now - self.started))
-
-    def line(self, stats: list[dict[str, Any]], elapsed: float) -> str:
-        stats = [s for s in stats if s]
-        tokens = sum(s["tokens"] for s in stats)
-        busy = max((s["busy_seconds"] for s in stats), default=0.0)
-        in_flight = sum(s["in_flight"] for s in stats)
-        finished = sum(s["finished"] for s in stats)
-        submitted = sum(s["submitted"] for s in stats)
-        rate = f", {tokens / busy:.1f} tokens/s" if busy else ""
-        left = ""
-        if finished and submitted > finished:
-            left = f", about {_duration(elapsed / finished * (submitted - finished))} left"
-        done = sum(1 for futures in self.cases.values() if all(f.done() for f in futures))
-        return (f"gptoss: {done}/{len(self.cases)} cases done, {in_flight} sequences in flight, "
-                f"{tokens:,} tokens{rate}{left}")
-
-    def write(self, line: str) -> None:
-        reporter = self.config.pluginmanager.getplugin("terminalreporter")
-        capture = self.config.pluginmanager.getplugin("capturemanager")
-        if reporter is None or capture is None:
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def judge(case: Case, model: str, reasoning: str, generations: list[Generation]) -> CaseResult:
-    """Run the case's checker on every sample."""
-    samples = []
-    for generation in generations:
-        if generation.has_final:
-            verdict = with_cut_off(_safe_check(case, generation), generation)
-        else:
-            verdict = no_final_verdict(generation)
-        samples.append(Sample(generation, verdict))
-    default_rate = 1.0
-    return CaseResult(
-        case=case.id,
-        model=model,
-        reasoning=reasoning,
-        samples=tuple(samples),
-        min_pass_rate=case.min_pass_rate if case.min_pass_rate is not None else default_rate,
-    )
-
-
-def _safe_check(case: Case, generation: Generation) -> Verdict:
-    channels = {"final": generation.final, "analysis": generation.analysis}
-    try:
-        return checkers.judge(case.check, channels)
-    except Exception as exc:  # a checker bug must not take the session down
-        return Verdict(
-            passed=False,
-            checker="checker",
-            expected="a verdict",
-            found=f"{type(exc).__name__}: {exc}",
-            why="the checker itself failed; this is a bug in the checker, please report it",
-            error=True,
-        )

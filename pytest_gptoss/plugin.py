@@ -200,8 +200,7 @@ class SessionHooks:
     def _resolve_models(self) -> None:
         """Find or download every model and reach every server before any item runs, with progress shown."""
         from pytest_gptoss.backends.llama import llama_build
-        from pytest_gptoss.gguf_files import model_identity
-        from pytest_gptoss.servers import ServerUnreachable, describe
+        from pytest_gptoss.servers import ServerUnreachable
 
         capture = self.config.pluginmanager.getplugin("capturemanager")
         try:
@@ -213,25 +212,13 @@ class SessionHooks:
         except (ModelNotFound, ServerUnreachable) as exc:
             raise pytest.UsageError(str(exc)) from None
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
-        for label, identity in self.run.identities.items():
-            if isinstance(identity, dict):
-                line = describe(identity)
-                if self.results is not None:
-                    self.results.models[label] = identity
-            else:  # its cases say so too, as errors
-                line = str(identity)
-                if self.results is not None:
-                    self.results.models[label] = {"error": line}
+        # served models first, then files, each in the order given; a model that cannot be used says why
+        # here, and its cases say so too, as errors
+        for label in sorted(self.run.model_labels, key=lambda label: label in self.run.paths):
             if reporter is not None:
-                reporter.write_line(f"gptoss: model {label}: {line}")
-        for label, path in self.run.paths.items():
-            if reporter is not None:
-                reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+                reporter.write_line(f"gptoss: model {label}: {self.run.describe(label)}")
             if self.results is not None:
-                try:
-                    self.results.models[label] = model_identity(path)
-                except (OSError, ValueError) as exc:  # the items say so too, as errors
-                    self.results.models[label] = {"file": path.name, "error": str(exc)}
+                self.results.models[label] = self.run.identity(label)
         if self.results is not None:
             self.results.build = llama_build()
 
@@ -286,8 +273,8 @@ class SessionHooks:
         if self.results is None:
             return
         if self.run.replay is not None:
-            for label in self.run.replay.models:
-                self.results.models.setdefault(label, {"transcripts": str(self.run.settings.replay)})
+            for label in self.run.model_labels:
+                self.results.models.setdefault(label, self.run.identity(label))
         if self.run.settings.results is not None:
             self.results.write(self.run.settings.results)
         rows = list(self.results.rows.values())

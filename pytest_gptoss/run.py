@@ -11,21 +11,18 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_gptoss.backends import Backend, BackendError, Generation, Request, sample_seed
+from pytest_gptoss.backends.factory import make_backend
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.cache import CachedBackend, ResponseCache
 from pytest_gptoss.cases import Case
-from pytest_gptoss.models import ModelSpec, cache_dir, resolve
+from pytest_gptoss.models import ModelSpec, resolve
 from pytest_gptoss.options import Settings
 from pytest_gptoss.progress import Progress
 from pytest_gptoss.transcripts import Writer
-
-if TYPE_CHECKING:
-    from pytest_gptoss.servers import Server
 
 
 @dataclass
@@ -45,8 +42,8 @@ class Run:
     #: node ids whose requests were handed over, so none is generated twice
     submitted: set[str] = field(default_factory=set)
     progress: Progress | None = None
-    #: each served model's identity (what its server says of itself), or why it cannot be used
-    identities: dict[str, dict[str, Any] | BackendError] = field(default_factory=dict)
+    #: why a model's backend could not be made, so that each of its cases says so without asking again
+    broken: dict[str, BackendError] = field(default_factory=dict)
 
     def marker(self, name: str) -> str:
         """A case's category or tag as a registered marker name (``-m math`` works)."""
@@ -68,103 +65,58 @@ class Run:
     def resolve_models(self, *, download: bool) -> None:
         """Find (and, on the controller, download) every model's file, and ask every server who it is.
 
-        Raises :class:`~pytest_gptoss.servers.ServerUnreachable` when nothing
-        answers at a server's address; any other fault of a server is kept, to
-        be each of its cases' error.
+        Raises :class:`~pytest_gptoss.models.ModelNotFound` for a file that
+        cannot be had and :class:`~pytest_gptoss.servers.ServerUnreachable`
+        when nothing answers at a server's address; any other fault of a
+        model is kept, to be each of its cases' error.
         """
+        from pytest_gptoss.servers import ServerUnreachable
+
         for spec in self.settings.models:
             if spec.kind == "server":
                 try:
-                    self.server_identity(spec.label, unreachable_raises=True)
+                    self.backend(spec.label)
+                except ServerUnreachable:
+                    raise
                 except BackendError:
                     pass  # kept: each of its cases reports it
             elif spec.label not in self.paths:
                 self.paths[spec.label] = resolve(spec, download=download)
 
-    def server(self, label: str) -> Server:
-        from pytest_gptoss.servers import Server, api_key
-
-        spec = self.spec(label)
-        assert spec is not None and spec.url is not None and spec.served is not None
-        return Server(spec.url, spec.served, api_key())
-
-    def server_identity(self, label: str, *, unreachable_raises: bool = False) -> dict[str, Any]:
-        """What the server of ``label`` says of itself, asked once per process; a BackendError if it cannot serve."""
-        from pytest_gptoss.servers import ServerError, ServerUnreachable, identity
-
-        if label not in self.identities:
-            try:
-                self.identities[label] = identity(self.server(label))
-            except ServerUnreachable as exc:
-                if unreachable_raises:
-                    raise
-                self.identities[label] = BackendError(str(exc))
-            except ServerError as exc:
-                self.identities[label] = BackendError(str(exc))
-        found = self.identities[label]
-        if isinstance(found, BackendError):
-            raise found
-        return found
-
     def backend(self, label: str) -> Backend:
-        if label in self.backends:
-            return self.backends[label]
-        if self.replay is not None:
-            self.backends[label] = self.replay.for_model(label)
-        elif (spec := self.spec(label)) is not None and spec.kind == "server":
-            self.backends[label] = self._served(label)
-        else:
-            from pytest_gptoss.backends.llama import LlamaBackend
+        """The backend of the model ``label``, made once per process by :func:`~.backends.factory.make_backend`.
 
-            assert spec is not None
-            path = self.paths.get(label) or resolve(spec, download=False)
-            backend = LlamaBackend(label, path, self.runtime)
-            self.backends[label] = self._cached(backend, path) if not self.settings.no_cache else backend
+        A backend that cannot be made raises the same :class:`BackendError` for every case of its model.
+        """
+        if label in self.broken:
+            raise self.broken[label]
+        if label not in self.backends:
+            try:
+                self.backends[label] = make_backend(label, self.settings, spec=self.spec(label),
+                                                    path=self.paths.get(label), replay=self.replay)
+            except BackendError as exc:
+                self.broken[label] = exc
+                raise
         return self.backends[label]
 
-    @property
-    def runtime(self) -> Any:
-        from pytest_gptoss.backends.llama import Runtime
-
-        settings = self.settings
-        return Runtime(ctx=settings.ctx, n_gpu_layers=settings.n_gpu_layers, threads=settings.threads,
-                       parallel=settings.parallel, flash_attn=settings.flash_attn)
-
-    def _cached(self, backend: Backend, path: Path) -> Backend:
-        from pytest_gptoss.backends.llama import llama_build, unreadable
-        from pytest_gptoss.gguf_files import model_identity
-
+    def identity(self, label: str) -> dict[str, Any]:
+        """Who the model ``label`` is, for the results file: its backend's identity, or why it cannot be had."""
         try:
-            identity = model_identity(path)
-        except (OSError, ValueError) as exc:
-            raise unreadable(path, exc) from None
-        model = {key: identity[key] for key in ("header_sha256", "size", "architecture")}
-        runtime = {
-            "ctx": self.settings.ctx,
-            "n_gpu_layers": self.settings.n_gpu_layers,
-            "threads": self.settings.threads,
-            "build": llama_build(),
-            # batch composition and sampling placement change the arithmetic, so the tokens
-            "engine": {"version": ENGINE_VERSION, "parallel": self.settings.parallel,
-                       "flash_attn": self.settings.flash_attn, "sampling": "auto"},
-        }
-        return CachedBackend(backend, ResponseCache(self.cache_directory), model, runtime)
+            return self.backend(label).identity()
+        except BackendError as exc:
+            return {"error": str(exc)}
 
-    def _served(self, label: str) -> Backend:
-        from pytest_gptoss.backends.openai_server import ServerBackend
+    def describe(self, label: str) -> str:
+        """One line for the terminal: the model's file and its size, or who serves it."""
+        from pytest_gptoss.servers import describe
 
-        identity = self.server_identity(label)
-        backend = ServerBackend(label, self.server(label), parallel=self.settings.parallel,
-                                timeout=self.settings.timeout, kind=str(identity.get("kind", "")))
-        if self.settings.no_cache:
-            return backend
-        # the server's batching is its own (other clients share it), so --gptoss-parallel is no part of the key
-        return CachedBackend(backend, ResponseCache(self.cache_directory), identity,
-                             {"backend": "openai-chat", "version": SERVER_REQUEST_VERSION})
-
-    @property
-    def cache_directory(self) -> Path:
-        return self.settings.cache_dir or cache_dir() / "responses"
+        if label in self.paths:
+            path = self.paths[label]
+            return f"{path} ({path.stat().st_size / 1e9:.2f} GB)"
+        try:
+            return describe(self.backend(label).identity())
+        except BackendError as exc:
+            return str(exc)
 
     def requests(self, case: Case, reasoning: str) -> list[Request]:
         settings = self.settings
@@ -182,7 +134,6 @@ class Run:
             )
             for index in range(samples)
         ]
-
 
     def submit(self, item: Any, batch: Sequence[Any]) -> list[Future[Generation | None]]:
         """The futures of ``item``'s generations; the first item of a model hands over ``batch``.
@@ -227,7 +178,3 @@ class Run:
 
 #: where a session keeps its run
 RUN_KEY = pytest.StashKey[Run]()
-#: engine format: bump when the engine's schedule or sampling changes the tokens
-ENGINE_VERSION = 1
-#: the chat request's format: bump when what is sent to a server changes
-SERVER_REQUEST_VERSION = 1

@@ -22,7 +22,7 @@ from typing import Any
 from pytest_gptoss import harmony
 from pytest_gptoss.backends import BackendError, Generation, Request
 from pytest_gptoss.backends.engine import Engine, EngineError, EngineRequest, EngineResult, EngineSettings
-from pytest_gptoss.gguf_files import read_gguf_metadata, read_gguf_tensors, training_context
+from pytest_gptoss.gguf_files import model_identity, read_gguf_metadata, read_gguf_tensors, training_context
 
 __all__ = ["BackendError", "LlamaBackend", "Runtime", "close_all", "llama_build", "load", "unreadable"]
 
@@ -286,6 +286,13 @@ class LlamaBackend:
 
     def stats(self) -> dict[str, Any]:
         return {"model": self.label, **self.engine.stats()} if self._model is not None else {}
+
+    def identity(self) -> dict[str, Any]:
+        """The GGUF file's identity (:func:`~pytest_gptoss.gguf_files.model_identity`): its header alone is read."""
+        try:
+            return model_identity(self.path)
+        except (OSError, ValueError) as exc:
+            raise unreadable(self.path, exc) from None
 
     @property
     def engine(self) -> Engine:

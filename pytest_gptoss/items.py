@@ -3,19 +3,23 @@
 The model is asked and the answer judged during the item's setup, so that a
 model or checker failure (a broken reference, a sandbox that cannot start) is
 reported as an error, and the call phase reports the verdict as pass or fail.
+Every report of an item carries its case, model and effort as plain data
+(``report.gptoss_case``); its node id, ``case[model-effort]``, is read back
+only where a node id is all there is (xdist's scheduler, a crashed worker).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 
 from pytest_gptoss.backends import BackendError
-from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.cases import ID_PATTERN, Case, CaseFileError, load_file
 from pytest_gptoss.checkers.registry import Registry, RegistryError
+from pytest_gptoss.harmony import REASONING_EFFORTS
 from pytest_gptoss.judging import CaseResult, explain, judge
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.run import RUN_KEY, Run
@@ -26,6 +30,23 @@ NO_MODEL_REASON = (
     "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE, a server URL) "
     "or --gptoss-replay=FILE"
 )
+
+
+def item_name(case: str, model: str, reasoning: str) -> str:
+    """An item's name in its node id: ``bottle-exchange[20b-high]``."""
+    return f"{case}[{model}-{reasoning}]"
+
+
+def case_of(nodeid: str, models: Iterable[str]) -> dict[str, str] | None:
+    """The case, model and effort that a bare node id names, given the run's model labels; None for another test."""
+    for model in models:
+        for reasoning in REASONING_EFFORTS:
+            params = item_name("", model, reasoning)
+            if nodeid.endswith(params):
+                _, colons, case = nodeid.removesuffix(params).rpartition("::")
+                if colons and ID_PATTERN.match(case):
+                    return {"case": case, "model": model, "reasoning": reasoning}
+    return None
 
 
 class CaseFailed(Exception):
@@ -108,7 +129,7 @@ class CaseFile(pytest.File):
         for label in labels:
             for effort in efforts:
                 yield CaseItem.from_parent(
-                    self, name=f"{case.id}[{label}-{effort}]", case=case, model=label, reasoning=effort
+                    self, name=item_name(case.id, label, effort), case=case, model=label, reasoning=effort
                 )
 
 
@@ -190,8 +211,33 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        where = f"[{self.model}-{self.reasoning}]" if self.model else ""
-        return self.path, self.case.line - 1, f"case {self.case.id}{where}"
+        name = item_name(self.case.id, self.model, self.reasoning) if self.model and self.reasoning else self.case.id
+        return self.path, self.case.line - 1, f"case {name}"
+
+    def fill_report(self, report: Any, call: pytest.CallInfo[None], *, brief: bool) -> None:
+        """What this item's report carries (plain data) and how its failure reads: the explanation, no traceback.
+
+        ``brief`` (``--tb=line``) leaves the crash line alone: the explanation would bury it.
+        """
+        error = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(error, CaseError):
+            message = str(error)
+            first = message.splitlines()[0] if message else ""
+            report.longrepr = CaseRepr("" if brief else message, Crash(str(self.path), self.case.line, first))
+        elif isinstance(error, CaseFailed):
+            report.longrepr = CaseRepr("" if brief else str(report.longrepr),
+                                       Crash(str(self.path), self.case.line, headline(error.result)))
+        if self.model is not None and self.reasoning is not None:
+            report.gptoss_case = {"case": self.case.id, "model": self.model, "reasoning": self.reasoning}
+        if call.when == "setup" and self.transcripts:
+            report.gptoss_transcripts = self.transcripts
+        if self.report_data is not None:
+            report.gptoss = self.report_data
+        if report.skipped and isinstance(report.longrepr, tuple):
+            # Point the skip at the case, not at the plugin line that raised it.
+            reason = report.longrepr[2]
+            line = None if self.model is None else self.case.line
+            report.longrepr = (str(self.path), line, reason)
 
 
 def _xfail_reason(case: Case, model: str | None, run: Run) -> str | None:

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_gptoss import gate, options, results, terminal_summary
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.items import CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
+from pytest_gptoss.items import CaseFile, CaseItem, case_of
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.progress import Progress
 from pytest_gptoss.run import RUN_KEY, Run
@@ -227,46 +227,20 @@ class SessionHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if not isinstance(item, CaseItem):
-            return report
-        error = call.excinfo.value if call.excinfo is not None else None
-        # --tb=line prints the crash line after the report: the explanation would bury it
-        brief = self.config.getoption("tbstyle", "auto") == "line"
-        if isinstance(error, CaseError):
-            message = str(error)
-            first = message.splitlines()[0] if message else ""
-            report.longrepr = CaseRepr("" if brief else message, Crash(str(item.path), item.case.line, first))
-        elif isinstance(error, CaseFailed):
-            report.longrepr = CaseRepr("" if brief else str(report.longrepr),
-                                       Crash(str(item.path), item.case.line, headline(error.result)))
-        if call.when == "setup" and item.transcripts:
-            report.gptoss_transcripts = item.transcripts
-        if item.report_data is not None:
-            report.gptoss = item.report_data
-        if report.skipped and isinstance(report.longrepr, tuple):
-            # Point the skip at the case, not at the plugin line that raised it.
-            reason = report.longrepr[2]
-            line = None if item.model is None else item.case.line
-            report.longrepr = (str(item.path), line, reason)
+        if isinstance(item, CaseItem):
+            item.fill_report(report, call, brief=self.config.getoption("tbstyle", "auto") == "line")
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.run.writer is not None:
             for transcript in getattr(report, "gptoss_transcripts", None) or ():
                 self.run.writer.write(transcript)
-        data = getattr(report, "gptoss", None)
-        outcome = results.outcome_of(report)
-        if outcome is None or (data is None and not results.NODE_NAME.search(report.nodeid)):
+        if self.results is None:
             return
-        row = data["row"] if data else None
-        if self.results is not None and data and data.get("engine"):
-            self.results.add_engine(data["engine"])
-        if self.results is not None:
-            # an item that was never judged (a crashed worker, a skip) keeps pytest's last line
-            lines = [] if data else (report.longreprtext or "").strip().splitlines()
-            self.results.add(report.nodeid, row, outcome, lines[-1] if lines else "")
-            if self.run.settings.results is not None:
-                self.results.write(self.run.settings.results, every=1.0)
+        # a crashed worker's report names its item by node id alone
+        case = getattr(report, "gptoss_case", None) or case_of(report.nodeid, self.run.model_labels)
+        if case is not None and self.results.add_report(report, case) and self.run.settings.results is not None:
+            self.results.write(self.run.settings.results, every=1.0)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

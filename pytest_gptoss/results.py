@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Any
 from pytest_gptoss.files import atomic_path
 
 FORMAT_VERSION = 1
-NODE_NAME = re.compile(r"::(?P<case>[a-z0-9][a-z0-9-]*)\[(?P<model>.+)-(?P<reasoning>low|medium|high)\]$")
 
 
 class ResultsError(Exception):
@@ -57,14 +55,25 @@ class Results:
             entry["tokens_per_second"] = round(entry["tokens"] / busy, 2) if busy else 0.0
         return figures
 
-    def add(self, nodeid: str, row: Mapping[str, Any] | None, outcome: str, message: str = "") -> None:
-        """Record the outcome of one item; ``row`` is missing when the item never got judged."""
-        if row is None:
-            match = NODE_NAME.search(nodeid)
-            if match is None:
-                return
-            row = {**match.groupdict(), "passed": 0, "total": 0, "explanation": message}
-        self.rows[nodeid] = {**row, "nodeid": nodeid, "outcome": outcome}
+    def add_report(self, report: Any, case: Mapping[str, str]) -> bool:
+        """Record the row of the item of ``case`` (its case, model and effort) if ``report`` settles its outcome.
+
+        Returns whether it did. An item that was never judged (a setup error, a
+        skip, a crashed worker) gets a row of no samples, explained by pytest's last line.
+        """
+        outcome = outcome_of(report)
+        if outcome is None:
+            return False
+        data = getattr(report, "gptoss", None)
+        if data:
+            if data.get("engine"):
+                self.add_engine(data["engine"])
+            row = data["row"]
+        else:
+            lines = (report.longreprtext or "").strip().splitlines()
+            row = {**case, "passed": 0, "total": 0, "explanation": lines[-1] if lines else ""}
+        self.rows[report.nodeid] = {**row, "nodeid": report.nodeid, "outcome": outcome}
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         return {

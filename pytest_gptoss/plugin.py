@@ -1,4 +1,9 @@
-"""pytest hooks: options, collection of case files, and the session's own hooks."""
+"""The plugin's entry point: options, hooks and wiring, registering the xdist and pytest-html hooks where present.
+
+The work lives in the modules the hooks call: :mod:`.run` (models, backends,
+generations), :mod:`.items` (case files and items), :mod:`.results`,
+:mod:`.gate`, :mod:`.header` and :mod:`.terminal_summary`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gptoss import gate, options, results, terminal_summary
+from pytest_gptoss import gate, header, options, results, terminal_summary
 from pytest_gptoss.backends.replay import ReplayBackend
 from pytest_gptoss.items import CaseFile, CaseItem, case_of
 from pytest_gptoss.models import ModelNotFound
@@ -77,16 +82,11 @@ def _refuse_in_process_options(config: pytest.Config, settings: options.Settings
     """Options that only in-process models read are an error when every model is served."""
     if not settings.models or any(spec.kind != "server" for spec in settings.models):
         return
-    given = _in_process_options_given(config)
+    given = options.in_process_options_given(config)
     if given:
         raise pytest.UsageError(
             f"{given[0]}: applies to in-process models only; a server's context, GPU layers, threads and "
             "attention are set where the server is started (see the README's server recipes)")
-
-
-def _in_process_options_given(config: pytest.Config) -> list[str]:
-    """Where each option that only in-process models read was given (its flag, ini key or variable)."""
-    return [where for name in options.IN_PROCESS_ONLY if (where := options.given(config, name)) is not None]
 
 
 def _use_sandbox(mode: str) -> None:
@@ -99,9 +99,7 @@ def _use_sandbox(mode: str) -> None:
 
 
 def pytest_report_header() -> str:
-    from pytest_gptoss.sandbox import configured_isolation, describe_isolation
-
-    return f"gptoss: sandbox {describe_isolation(configured_isolation())}"
+    return header.sandbox_line()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -142,40 +140,10 @@ class SessionHooks:
         self.other_collection_errors = False
 
     def pytest_report_header(self) -> list[str]:
-        return self._header() + self._xdist_advice()
+        return header.run_lines(self.config, self.run)
 
-    def _xdist_advice(self) -> list[str]:
-        workers = getattr(self.config.option, "numprocesses", None)
-        models = len(self.run.model_labels) if self.run.settings.models else 0
-        if not isinstance(workers, int) or not models or workers <= models:
-            return []
-        return [f"gptoss: -n {workers} with {models} model(s): each model's cases run on one worker, so at most "
-                f"{models} worker(s) generate; --gptoss-parallel decodes a model's cases together instead"]
 
-    def _header(self) -> list[str]:
-        settings = self.run.settings
-        if self.run.replay is not None:
-            return [f"gptoss: replaying {settings.replay}; reasoning {','.join(settings.reasoning)}"]
-        if not settings.models:
-            return ["gptoss: no model given; cases are collected and skipped "
-                    "(--gptoss-model=20b runs them)"]
-        models = ", ".join(spec.spec for spec in settings.models)
-        return [
-            f"gptoss: models {models}; reasoning {','.join(settings.reasoning)}; "
-            f"samples {settings.samples}; seed {settings.seed}; "
-            f"temperature {settings.temperature}; top_p {settings.top_p}",
-            f"gptoss: up to {settings.parallel} generations in flight per model (--gptoss-parallel); "
-            f"flash attention {settings.flash_attn}",
-        ] + self._served_note()
 
-    def _served_note(self) -> list[str]:
-        served = [spec.label for spec in self.run.settings.models if spec.kind == "server"]
-        local = [spec.label for spec in self.run.settings.models if spec.kind != "server"]
-        given = _in_process_options_given(self.config)
-        if not served or not local or not given:
-            return []
-        return [f"gptoss: {', '.join(given)} applies to {', '.join(local)} only, not to the served "
-                f"{', '.join(served)} (a server's own settings are chosen where it is started)"]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # One malformed case file must not stop the others from running; the
@@ -262,7 +230,7 @@ class SessionHooks:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            hint = _where_the_cases_are(self.config)
+            hint = terminal_summary.where_the_cases_are(self.config)
             if hint:
                 terminalreporter.write_line(hint)
         rows = list(self.results.rows.values()) if self.results is not None else []
@@ -277,23 +245,6 @@ class SessionHooks:
                 terminalreporter.write_line(line)
         if self.run.settings.results is not None and self.results is not None:
             terminalreporter.write_line(f"gptoss: results written to {self.run.settings.results}")
-
-
-def _where_the_cases_are(config: pytest.Config) -> str:
-    """For a run that collected nothing: where the case files are, and how to run them."""
-    import os
-
-    from pytest_gptoss.cases import nearest_cases
-
-    here = config.invocation_params.dir
-    paths = [here / arg for arg in config.invocation_params.args if not str(arg).startswith("-")]
-    start = next((path for path in paths if path.is_dir()), here)
-    found = nearest_cases(start.resolve())
-    if found is None or found == start.resolve():
-        return ""
-    relative = os.path.relpath(found, here)
-    return (f"gptoss: no case file was collected under {start}; the case files are in {found}: "
-            f"run pytest from {found.parent}, or name them: pytest {relative}")
 
 
 def _is_controller(config: pytest.Config) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -93,9 +94,29 @@ def headline(result: CaseResult) -> str:
     return f"{why} ({result.summary()})" if why else result.summary()
 
 
+@dataclass
+class Collected:
+    """What this process's collection has seen: where each case id was first defined, the markers registered."""
+
+    case_ids: dict[str, str] = field(default_factory=dict)
+    markers: set[str] = field(default_factory=set)
+
+    def marker(self, config: pytest.Config, name: str) -> str:
+        """A case's category or tag as a registered marker name (``-m math`` works)."""
+        marker = name.replace("-", "_")
+        if marker not in self.markers:
+            config.addinivalue_line("markers", f"{marker}: gpt-oss cases tagged '{name}'")
+            self.markers.add(marker)
+        return marker
+
+
+COLLECTED_KEY = pytest.StashKey[Collected]()
+
+
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         run = self.config.stash[RUN_KEY]
+        case_ids = self.config.stash.setdefault(COLLECTED_KEY, Collected()).case_ids
         display = self.nodeid
         try:
             cases = load_file(self.path, display=display, registry=self._registry())
@@ -103,7 +124,7 @@ class CaseFile(pytest.File):
             raise self.CollectError(str(exc)) from None
         problems = []
         for case in cases:
-            first = run.case_ids.setdefault(case.id, f"{display}:{case.line}")
+            first = case_ids.setdefault(case.id, f"{display}:{case.line}")
             if first != f"{display}:{case.line}":
                 problems.append(f"{display}:{case.line}: case '{case.id}': field 'id': duplicate id "
                                 f"(first defined at {first})")
@@ -143,11 +164,11 @@ class CaseItem(pytest.Item):
         self.transcripts: list[dict[str, Any]] = []
         #: what reports show of this case (plain data; rides on every phase's report)
         self.report_data: dict[str, Any] | None = None
-        run = self.config.stash[RUN_KEY]
+        collected = self.config.stash.setdefault(COLLECTED_KEY, Collected())
         for name in (case.category, *case.tags):
             if name:
-                self.add_marker(run.marker(name))
-        reason = _xfail_reason(case, model, run)
+                self.add_marker(collected.marker(self.config, name))
+        reason = _xfail_reason(case, model, self.config.stash[RUN_KEY])
         if reason is not None:
             self.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
@@ -211,8 +232,7 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        name = item_name(self.case.id, self.model, self.reasoning) if self.model and self.reasoning else self.case.id
-        return self.path, self.case.line - 1, f"case {name}"
+        return self.path, self.case.line - 1, f"case {self.name}"
 
     def fill_report(self, report: Any, call: pytest.CallInfo[None], *, brief: bool) -> None:
         """What this item's report carries (plain data) and how its failure reads: the explanation, no traceback.

@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings(config)
     _refuse_in_process_options(config, settings)
     _use_sandbox(settings.sandbox)
-    run = Run(settings, config=config)
+    run = Run(settings)
     if settings.replay is not None:
         try:
             run.replay = ReplayBackend(settings.replay)

@@ -27,16 +27,13 @@ from pytest_gptoss.transcripts import Writer
 
 @dataclass
 class Run:
-    """Everything a session needs to turn cases into results."""
+    """A session's models and the generations asked of them: settings, files, backends, requests in flight."""
 
     settings: Settings
     replay: ReplayBackend | None = None
     writer: Writer | None = None
     paths: dict[str, Path] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
-    case_ids: dict[str, str] = field(default_factory=dict)
-    markers: set[str] = field(default_factory=set)
-    config: pytest.Config | None = None
     #: the futures of every item whose requests were handed to its backend, by node id
     futures: dict[str, list[Future[Generation | None]]] = field(default_factory=dict)
     #: node ids whose requests were handed over, so none is generated twice
@@ -44,14 +41,6 @@ class Run:
     progress: Progress | None = None
     #: why a model's backend could not be made, so that each of its cases says so without asking again
     broken: dict[str, BackendError] = field(default_factory=dict)
-
-    def marker(self, name: str) -> str:
-        """A case's category or tag as a registered marker name (``-m math`` works)."""
-        marker = name.replace("-", "_")
-        if marker not in self.markers and self.config is not None:
-            self.config.addinivalue_line("markers", f"{marker}: gpt-oss cases tagged '{name}'")
-            self.markers.add(marker)
-        return marker
 
     @property
     def model_labels(self) -> tuple[str, ...]:

@@ -93,7 +93,8 @@ class Run:
         try:
             return self.backend(label).identity()
         except BackendError as exc:
-            return {"error": str(exc)}
+            named = {"file": self.paths[label].name} if label in self.paths else {}
+            return {**named, "error": str(exc)}
 
     def describe(self, label: str) -> str:
         """One line for the terminal: the model's file and its size, or who serves it."""

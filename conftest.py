@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gptoss.items import RUN_KEY
+from pytest_gptoss.run import RUN_KEY
 
 pytest_plugins = ["pytester"]
 

@@ -314,8 +314,7 @@ def server_overhead(args: argparse.Namespace, width: int) -> int:
     spec = f"http://127.0.0.1:{echo.server_address[1]}/v1" if echo is not None else args.server
     url, model = servers.parse_server_spec(spec)
     server = servers.Server(url, model or servers.only_model(url), servers.api_key())
-    identity = servers.identity(server)
-    backend = ServerBackend("bench", server, parallel=width, timeout=600.0, kind=str(identity.get("kind", "")))
+    backend = ServerBackend("bench", server, identity=servers.identity(server), parallel=width, timeout=600.0)
     bare = servers.client(url, timeout=600.0)
     cases = shipped_cases()[:args.cases]
     work = requests(cases, args.samples or 1, args.max_tokens)
@@ -350,7 +349,7 @@ def server_overhead(args: argparse.Namespace, width: int) -> int:
     if echo is not None:
         echo.shutdown()
     count = len(work) * args.rounds
-    print(f"server: {servers.describe(identity)}")
+    print(f"server: {servers.describe(backend.identity())}")
     print(f"work: {len(work)} requests ({len(cases)} shipped cases' messages), up to {args.max_tokens} tokens each, "
           f"{width} in flight, {args.rounds} rounds of each side in alternating order")
     print()

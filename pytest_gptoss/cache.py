@@ -108,6 +108,9 @@ class CachedBackend:
     def stats(self) -> dict[str, Any]:
         return self.inner.stats()
 
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
     def close(self) -> None:
         self.inner.close()
 

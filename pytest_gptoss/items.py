@@ -3,31 +3,52 @@
 The model is asked and the answer judged during the item's setup, so that a
 model or checker failure (a broken reference, a sandbox that cannot start) is
 reported as an error, and the call phase reports the verdict as pass or fail.
+Every report of an item carries its case, model and effort as plain data
+(``report.gptoss_case``); its node id, ``case[model-effort]``, is read back
+only where a node id is all there is (xdist's scheduler, a crashed worker).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from pytest_gptoss.backends import BackendError
-from pytest_gptoss.cases import Case, CaseFileError, load_file
+from pytest_gptoss.cases import ID_PATTERN, Case, CaseFileError, load_file
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.registry import Registry, RegistryError
+from pytest_gptoss.harmony import REASONING_EFFORTS
+from pytest_gptoss.judging import CaseResult, explain, judge
 from pytest_gptoss.models import ModelNotFound
-from pytest_gptoss.report import CaseResult, explain
-from pytest_gptoss.runner import Run, judge
+from pytest_gptoss.run import RUN_KEY, Run
 
-RUN_KEY = pytest.StashKey[Run]()
 #: set in a worker's input when every case of one model is scheduled on one worker
 WHOLE_MODEL_PER_WORKER = "gptoss_whole_model"
 NO_MODEL_REASON = (
     "no model given: pass --gptoss-model=20b (or 120b, tiny, a .gguf path, hf:OWNER/REPO/FILE, a server URL) "
     "or --gptoss-replay=FILE"
 )
+
+
+def item_name(case: str, model: str, reasoning: str) -> str:
+    """An item's name in its node id: ``bottle-exchange[20b-high]``."""
+    return f"{case}[{model}-{reasoning}]"
+
+
+def case_of(nodeid: str, models: Iterable[str]) -> dict[str, str] | None:
+    """The case, model and effort that a bare node id names, given the run's model labels; None for another test."""
+    for model in models:
+        for reasoning in REASONING_EFFORTS:
+            params = item_name("", model, reasoning)
+            if nodeid.endswith(params):
+                _, colons, case = nodeid.removesuffix(params).rpartition("::")
+                if colons and ID_PATTERN.match(case):
+                    return {"case": case, "model": model, "reasoning": reasoning}
+    return None
 
 
 class CaseFailed(Exception):
@@ -74,9 +95,29 @@ def headline(result: CaseResult) -> str:
     return f"{why} ({result.summary()})" if why else result.summary()
 
 
+@dataclass
+class Collected:
+    """What this process's collection has seen: where each case id was first defined, the markers registered."""
+
+    case_ids: dict[str, str] = field(default_factory=dict)
+    markers: set[str] = field(default_factory=set)
+
+    def marker(self, config: pytest.Config, name: str) -> str:
+        """A case's category or tag as a registered marker name (``-m math`` works)."""
+        marker = name.replace("-", "_")
+        if marker not in self.markers:
+            config.addinivalue_line("markers", f"{marker}: gpt-oss cases tagged '{name}'")
+            self.markers.add(marker)
+        return marker
+
+
+COLLECTED_KEY = pytest.StashKey[Collected]()
+
+
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         run = self.config.stash[RUN_KEY]
+        case_ids = self.config.stash.setdefault(COLLECTED_KEY, Collected()).case_ids
         display = self.nodeid
         try:
             cases = load_file(self.path, display=display, registry=self._registry())
@@ -84,7 +125,7 @@ class CaseFile(pytest.File):
             raise self.CollectError(str(exc)) from None
         problems = []
         for case in cases:
-            first = run.case_ids.setdefault(case.id, f"{display}:{case.line}")
+            first = case_ids.setdefault(case.id, f"{display}:{case.line}")
             if first != f"{display}:{case.line}":
                 problems.append(f"{display}:{case.line}: case '{case.id}': field 'id': duplicate id "
                                 f"(first defined at {first})")
@@ -113,7 +154,7 @@ class CaseFile(pytest.File):
         for label in labels:
             for effort in efforts:
                 yield CaseItem.from_parent(
-                    self, name=f"{case.id}[{label}-{effort}]", case=case, model=label, reasoning=effort
+                    self, name=item_name(case.id, label, effort), case=case, model=label, reasoning=effort
                 )
 
 
@@ -127,11 +168,11 @@ class CaseItem(pytest.Item):
         self.transcripts: list[dict[str, Any]] = []
         #: what reports show of this case (plain data; rides on every phase's report)
         self.report_data: dict[str, Any] | None = None
-        run = self.config.stash[RUN_KEY]
+        collected = self.config.stash.setdefault(COLLECTED_KEY, Collected())
         for name in (case.category, *case.tags):
             if name:
-                self.add_marker(run.marker(name))
-        reason = _xfail_reason(case, model, run)
+                self.add_marker(collected.marker(self.config, name))
+        reason = _xfail_reason(case, model, self.config.stash[RUN_KEY])
         if reason is not None:
             self.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
@@ -195,8 +236,32 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        where = f"[{self.model}-{self.reasoning}]" if self.model else ""
-        return self.path, self.case.line - 1, f"case {self.case.id}{where}"
+        return self.path, self.case.line - 1, f"case {self.name}"
+
+    def fill_report(self, report: Any, call: pytest.CallInfo[None], *, brief: bool) -> None:
+        """What this item's report carries (plain data) and how its failure reads: the explanation, no traceback.
+
+        ``brief`` (``--tb=line``) leaves the crash line alone: the explanation would bury it.
+        """
+        error = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(error, CaseError):
+            message = str(error)
+            first = message.splitlines()[0] if message else ""
+            report.longrepr = CaseRepr("" if brief else message, Crash(str(self.path), self.case.line, first))
+        elif isinstance(error, CaseFailed):
+            report.longrepr = CaseRepr("" if brief else str(report.longrepr),
+                                       Crash(str(self.path), self.case.line, headline(error.result)))
+        if self.model is not None and self.reasoning is not None:
+            report.gptoss_case = {"case": self.case.id, "model": self.model, "reasoning": self.reasoning}
+        if call.when == "setup" and self.transcripts:
+            report.gptoss_transcripts = self.transcripts
+        if self.report_data is not None:
+            report.gptoss = self.report_data
+        if report.skipped and isinstance(report.longrepr, tuple):
+            # Point the skip at the case, not at the plugin line that raised it.
+            reason = report.longrepr[2]
+            line = None if self.model is None else self.case.line
+            report.longrepr = (str(self.path), line, reason)
 
 
 def _xfail_reason(case: Case, model: str | None, run: Run) -> str | None:

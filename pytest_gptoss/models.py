@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from pytest_gptoss import servers
+from pytest_gptoss.gguf_files import SPLIT_SUFFIX
 
 PUBLISHED = {
     "20b": ("ggml-org/gpt-oss-20b-GGUF", ("gpt-oss-20b-mxfp4.gguf",)),
@@ -27,7 +25,6 @@ PUBLISHED = {
         tuple(f"gpt-oss-120b-mxfp4-0000{i}-of-00003.gguf" for i in (1, 2, 3)),
     ),
 }
-SPLIT_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 SPEC_HELP = ("use 20b, 120b, tiny, a path to a .gguf file, hf:OWNER/REPO/FILE.gguf, "
              "or a server as http(s)://HOST:PORT/v1[#MODEL]")
 
@@ -196,106 +193,3 @@ def _absent_message(spec: ModelSpec, reason: str) -> str:
         f"Run `hf download {spec.repo} {files}` where the hub is reachable, "
         f"or pass --gptoss-model=/path/to/{spec.files[0]}"
     )
-
-
-# --- GGUF metadata -----------------------------------------------------------------
-
-_GGUF_SCALARS: dict[int, tuple[str, int]] = {
-    0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
-    6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8),
-}
-_STRING, _ARRAY = 8, 9
-
-
-def read_gguf_tensors(path: Path, metadata: dict[str, Any]) -> tuple[list[tuple[str, int]], int]:
-    """The tensor table of a GGUF file: (name, ggml type) of each tensor, and the offset where the table ends.
-
-    ``metadata`` is what :func:`read_gguf_metadata` read from the same file.
-    Raises ``struct.error`` where the file ends inside the table.
-    """
-    tensors: list[tuple[str, int]] = []
-    with open(path, "rb") as stream:
-        stream.seek(8)
-        (count,) = struct.unpack("<Q", stream.read(8))
-        stream.seek(int(metadata["GGUF.header_bytes"]))
-        for _ in range(count):
-            (length,) = struct.unpack("<Q", stream.read(8))
-            name = stream.read(length).decode("utf-8", "replace")
-            (dims,) = struct.unpack("<I", stream.read(4))
-            stream.seek(8 * dims, os.SEEK_CUR)
-            (kind,) = struct.unpack("<I", stream.read(4))
-            stream.seek(8, os.SEEK_CUR)
-            tensors.append((name, kind))
-        return tensors, stream.tell()
-
-
-def read_gguf_metadata(path: Path, want: Callable[[str], bool] = lambda key: True) -> dict[str, Any]:
-    """Read the GGUF header's key/value metadata without touching tensor data.
-
-    Arrays whose key ``want`` rejects are skipped without being decoded, so the
-    200k-entry vocabulary of a real model costs a quick scan, not a parse.
-    Raises ValueError for a file that is not GGUF or ends inside its header.
-    """
-    try:
-        return _read_metadata(path, want)
-    except struct.error:
-        raise ValueError(f"{path} ends inside its GGUF header (truncated, or not GGUF)") from None
-
-
-def _read_metadata(path: Path, want: Callable[[str], bool]) -> dict[str, Any]:
-    with open(path, "rb") as stream:
-        if stream.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        (version,) = struct.unpack("<I", stream.read(4))
-        if version < 2:
-            raise ValueError(f"{path}: GGUF version {version} is too old")
-        _tensors, count = struct.unpack("<QQ", stream.read(16))
-        metadata: dict[str, Any] = {"GGUF.version": version}
-        for _ in range(count):
-            key = _read_string(stream)
-            (kind,) = struct.unpack("<I", stream.read(4))
-            value = _read_value(stream, kind, decode=want(key))
-            if want(key):
-                metadata[key] = value
-        metadata["GGUF.header_bytes"] = stream.tell()
-    return metadata
-
-
-def _read_string(stream: BinaryIO) -> str:
-    (length,) = struct.unpack("<Q", stream.read(8))
-    return stream.read(length).decode("utf-8", errors="replace")
-
-
-def _read_value(stream: BinaryIO, kind: int, *, decode: bool) -> Any:
-    if kind in _GGUF_SCALARS:
-        fmt, size = _GGUF_SCALARS[kind]
-        return struct.unpack(fmt, stream.read(size))[0]
-    if kind == _STRING:
-        if decode:
-            return _read_string(stream)
-        _skip_string(stream)
-        return None
-    if kind == _ARRAY:
-        item_kind, length = struct.unpack("<IQ", stream.read(12))
-        if not decode:
-            if item_kind in _GGUF_SCALARS:
-                stream.seek(_GGUF_SCALARS[item_kind][1] * length, os.SEEK_CUR)
-            else:
-                for _ in range(length):
-                    _read_value(stream, item_kind, decode=False)
-            return None
-        return [_read_value(stream, item_kind, decode=True) for _ in range(length)]
-    raise ValueError(f"unknown GGUF value type {kind}")
-
-
-def _skip_string(stream: BinaryIO) -> None:
-    (length,) = struct.unpack("<Q", stream.read(8))
-    stream.seek(length, os.SEEK_CUR)
-
-
-def training_context(path: Path) -> int | None:
-    """The context length the model was trained with, from its GGUF metadata."""
-    metadata = read_gguf_metadata(path, lambda key: not key.startswith("tokenizer."))
-    arch = metadata.get("general.architecture")
-    value = metadata.get(f"{arch}.context_length")
-    return int(value) if isinstance(value, int) else None

@@ -301,6 +301,11 @@ def given(config: pytest.Config, name: str) -> str | None:
     return None
 
 
+def in_process_options_given(config: pytest.Config) -> list[str]:
+    """Where each option that only in-process models read was given (its flag, ini key or variable)."""
+    return [where for name in IN_PROCESS_ONLY if (where := given(config, name)) is not None]
+
+
 def as_plain(settings: Settings) -> dict[str, Any]:
     """The settings as plain data, for the results file."""
     plain: dict[str, Any] = {}

@@ -1,4 +1,9 @@
-"""pytest hooks: options, collection of case files, and the session's own hooks."""
+"""The plugin's entry point: options, hooks and wiring, registering the xdist and pytest-html hooks where present.
+
+The work lives in the modules the hooks call: :mod:`.run` (models, backends,
+generations), :mod:`.items` (case files and items), :mod:`.results`,
+:mod:`.gate`, :mod:`.header` and :mod:`.terminal_summary`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from pytest_gptoss import options, results, summary
+from pytest_gptoss import gate, header, options, results, terminal_summary
 from pytest_gptoss.backends.replay import ReplayBackend
-from pytest_gptoss.items import RUN_KEY, CaseError, CaseFailed, CaseFile, CaseItem, CaseRepr, Crash, headline
+from pytest_gptoss.items import CaseFile, CaseItem, case_of
 from pytest_gptoss.models import ModelNotFound
-from pytest_gptoss.runner import Progress, Run
+from pytest_gptoss.progress import Progress
+from pytest_gptoss.run import RUN_KEY, Run
 from pytest_gptoss.transcripts import TranscriptError, Writer
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -34,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.settings(config)
     _refuse_in_process_options(config, settings)
     _use_sandbox(settings.sandbox)
-    run = Run(settings, config=config)
+    run = Run(settings)
     if settings.replay is not None:
         try:
             run.replay = ReplayBackend(settings.replay)
@@ -47,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--gptoss-record: cannot write {settings.record}: {exc.strerror}"
             ) from None
-    for label in {label for gate in settings.gate for label in gate} - set(run.model_labels):
+    for label in {label for pair in settings.gate for label in pair} - set(run.model_labels):
         known = ", ".join(run.model_labels) or "none: pass two --gptoss-model"
         raise pytest.UsageError(f"--gptoss-gate: '{label}' is not a model of this run (models: {known})")
     config.stash[RUN_KEY] = run
@@ -63,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(f"--gptoss-baseline: {exc}") from None
     config.pluginmanager.register(hooks, "gptoss-session")
     if config.pluginmanager.hasplugin("html"):
-        from pytest_gptoss.html_report import HtmlHooks
+        from pytest_gptoss.html_extras import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(), "gptoss-html")
     if config.pluginmanager.hasplugin("xdist"):
@@ -76,16 +82,11 @@ def _refuse_in_process_options(config: pytest.Config, settings: options.Settings
     """Options that only in-process models read are an error when every model is served."""
     if not settings.models or any(spec.kind != "server" for spec in settings.models):
         return
-    given = _in_process_options_given(config)
+    given = options.in_process_options_given(config)
     if given:
         raise pytest.UsageError(
             f"{given[0]}: applies to in-process models only; a server's context, GPU layers, threads and "
             "attention are set where the server is started (see the README's server recipes)")
-
-
-def _in_process_options_given(config: pytest.Config) -> list[str]:
-    """Where each option that only in-process models read was given (its flag, ini key or variable)."""
-    return [where for name in options.IN_PROCESS_ONLY if (where := options.given(config, name)) is not None]
 
 
 def _use_sandbox(mode: str) -> None:
@@ -98,9 +99,7 @@ def _use_sandbox(mode: str) -> None:
 
 
 def pytest_report_header() -> str:
-    from pytest_gptoss.sandbox import configured_isolation, describe_isolation
-
-    return f"gptoss: sandbox {describe_isolation(configured_isolation())}"
+    return header.sandbox_line()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -135,46 +134,16 @@ class SessionHooks:
         self.run = run
         self.results: results.Results | None = None
         self.baseline: dict[str, Any] | None = None
-        self.comparisons: list[tuple[str, results.Comparison]] = []
+        self.comparisons: list[tuple[str, gate.Comparison]] = []
         #: --continue-on-collection-errors as the user gave it (None until a collection error)
         self.user_continues: bool | None = None
         self.other_collection_errors = False
 
     def pytest_report_header(self) -> list[str]:
-        return self._header() + self._xdist_advice()
+        return header.run_lines(self.config, self.run)
 
-    def _xdist_advice(self) -> list[str]:
-        workers = getattr(self.config.option, "numprocesses", None)
-        models = len(self.run.model_labels) if self.run.settings.models else 0
-        if not isinstance(workers, int) or not models or workers <= models:
-            return []
-        return [f"gptoss: -n {workers} with {models} model(s): each model's cases run on one worker, so at most "
-                f"{models} worker(s) generate; --gptoss-parallel decodes a model's cases together instead"]
 
-    def _header(self) -> list[str]:
-        settings = self.run.settings
-        if self.run.replay is not None:
-            return [f"gptoss: replaying {settings.replay}; reasoning {','.join(settings.reasoning)}"]
-        if not settings.models:
-            return ["gptoss: no model given; cases are collected and skipped "
-                    "(--gptoss-model=20b runs them)"]
-        models = ", ".join(spec.spec for spec in settings.models)
-        return [
-            f"gptoss: models {models}; reasoning {','.join(settings.reasoning)}; "
-            f"samples {settings.samples}; seed {settings.seed}; "
-            f"temperature {settings.temperature}; top_p {settings.top_p}",
-            f"gptoss: up to {settings.parallel} generations in flight per model (--gptoss-parallel); "
-            f"flash attention {settings.flash_attn}",
-        ] + self._served_note()
 
-    def _served_note(self) -> list[str]:
-        served = [spec.label for spec in self.run.settings.models if spec.kind == "server"]
-        local = [spec.label for spec in self.run.settings.models if spec.kind != "server"]
-        given = _in_process_options_given(self.config)
-        if not served or not local or not given:
-            return []
-        return [f"gptoss: {', '.join(given)} applies to {', '.join(local)} only, not to the served "
-                f"{', '.join(served)} (a server's own settings are chosen where it is started)"]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # One malformed case file must not stop the others from running; the
@@ -198,7 +167,8 @@ class SessionHooks:
 
     def _resolve_models(self) -> None:
         """Find or download every model and reach every server before any item runs, with progress shown."""
-        from pytest_gptoss.servers import ServerUnreachable, describe
+        from pytest_gptoss.backends.llama import llama_build
+        from pytest_gptoss.servers import ServerUnreachable
 
         capture = self.config.pluginmanager.getplugin("capturemanager")
         try:
@@ -210,133 +180,71 @@ class SessionHooks:
         except (ModelNotFound, ServerUnreachable) as exc:
             raise pytest.UsageError(str(exc)) from None
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
-        for label, identity in self.run.identities.items():
-            if isinstance(identity, dict):
-                line = describe(identity)
-                if self.results is not None:
-                    self.results.models[label] = identity
-            else:  # its cases say so too, as errors
-                line = str(identity)
-                if self.results is not None:
-                    self.results.models[label] = {"error": line}
+        # served models first, then files, each in the order given; a model that cannot be used says why
+        # here, and its cases say so too, as errors
+        for label in sorted(self.run.model_labels, key=lambda label: label in self.run.paths):
             if reporter is not None:
-                reporter.write_line(f"gptoss: model {label}: {line}")
-        for label, path in self.run.paths.items():
-            if reporter is not None:
-                reporter.write_line(f"gptoss: model {label}: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+                reporter.write_line(f"gptoss: model {label}: {self.run.describe(label)}")
             if self.results is not None:
-                try:
-                    self.results.models[label] = results.model_identity(path)
-                except (OSError, ValueError) as exc:  # the items say so too, as errors
-                    self.results.models[label] = {"file": path.name, "error": str(exc)}
+                self.results.models[label] = self.run.identity(label)
         if self.results is not None:
-            self.results.build = results.llama_build()
+            self.results.build = llama_build()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if not isinstance(item, CaseItem):
-            return report
-        error = call.excinfo.value if call.excinfo is not None else None
-        # --tb=line prints the crash line after the report: the explanation would bury it
-        brief = self.config.getoption("tbstyle", "auto") == "line"
-        if isinstance(error, CaseError):
-            message = str(error)
-            first = message.splitlines()[0] if message else ""
-            report.longrepr = CaseRepr("" if brief else message, Crash(str(item.path), item.case.line, first))
-        elif isinstance(error, CaseFailed):
-            report.longrepr = CaseRepr("" if brief else str(report.longrepr),
-                                       Crash(str(item.path), item.case.line, headline(error.result)))
-        if call.when == "setup" and item.transcripts:
-            report.gptoss_transcripts = item.transcripts
-        if item.report_data is not None:
-            report.gptoss = item.report_data
-        if report.skipped and isinstance(report.longrepr, tuple):
-            # Point the skip at the case, not at the plugin line that raised it.
-            reason = report.longrepr[2]
-            line = None if item.model is None else item.case.line
-            report.longrepr = (str(item.path), line, reason)
+        if isinstance(item, CaseItem):
+            item.fill_report(report, call, brief=self.config.getoption("tbstyle", "auto") == "line")
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.run.writer is not None:
             for transcript in getattr(report, "gptoss_transcripts", None) or ():
                 self.run.writer.write(transcript)
-        data = getattr(report, "gptoss", None)
-        outcome = results.outcome_of(report)
-        if outcome is None or (data is None and not results.NODE_NAME.search(report.nodeid)):
+        if self.results is None:
             return
-        row = data["row"] if data else None
-        if self.results is not None and data and data.get("engine"):
-            self.results.add_engine(data["engine"])
-        if self.results is not None:
-            # an item that was never judged (a crashed worker, a skip) keeps pytest's last line
-            lines = [] if data else (report.longreprtext or "").strip().splitlines()
-            self.results.add(report.nodeid, row, outcome, lines[-1] if lines else "")
-            if self.run.settings.results is not None:
-                self.results.write(self.run.settings.results, every=1.0)
+        # a crashed worker's report names its item by node id alone
+        case = getattr(report, "gptoss_case", None) or case_of(report.nodeid, self.run.model_labels)
+        if case is not None and self.results.add_report(report, case) and self.run.settings.results is not None:
+            self.results.write(self.run.settings.results, every=1.0)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.results is None:
             return
         if self.run.replay is not None:
-            for label in self.run.replay.models:
-                self.results.models.setdefault(label, {"transcripts": str(self.run.settings.replay)})
+            for label in self.run.model_labels:
+                self.results.models.setdefault(label, self.run.identity(label))
         if self.run.settings.results is not None:
             self.results.write(self.run.settings.results)
         rows = list(self.results.rows.values())
         if self.baseline is not None:
-            base_models = {row["model"] for row in self.baseline["rows"]}
-            current_models = {row["model"] for row in rows}
-            pairs = results.model_pairs(current_models, base_models)
-            comparison = results.compare(self.baseline["rows"], rows, pairs)
-            comparison.unmatched_models = sorted(current_models - set(pairs))
-            self.comparisons.append((f"baseline {self.run.settings.baseline}", comparison))
+            self.comparisons.append((f"baseline {self.run.settings.baseline}",
+                                     gate.against_baseline(self.baseline["rows"], rows)))
         for candidate, base in self.run.settings.gate:
-            base_rows = [row for row in rows if row["model"] == base]
-            self.comparisons.append(
-                (f"gate {candidate}:{base}", results.compare(base_rows, rows, {candidate: base}))
-            )
+            self.comparisons.append((f"gate {candidate}:{base}", gate.between_models(rows, candidate, base)))
         if any(c.regressions for _, c in self.comparisons) and session.exitstatus in (0, 5):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            hint = _where_the_cases_are(self.config)
+            hint = terminal_summary.where_the_cases_are(self.config)
             if hint:
                 terminalreporter.write_line(hint)
         rows = list(self.results.rows.values()) if self.results is not None else []
         if rows:
             terminalreporter.section("gptoss summary")
             engines = self.results.engine_figures() if self.results is not None else {}
-            for line in summary.lines(rows, engines):
+            for line in terminal_summary.lines(rows, engines):
                 terminalreporter.write_line(line)
         for title, comparison in self.comparisons:
             terminalreporter.section(f"gptoss {title}", red=bool(comparison.regressions))
-            for line in summary.comparison_lines(comparison):
+            for line in terminal_summary.comparison_lines(comparison):
                 terminalreporter.write_line(line)
         if self.run.settings.results is not None and self.results is not None:
             terminalreporter.write_line(f"gptoss: results written to {self.run.settings.results}")
-
-
-def _where_the_cases_are(config: pytest.Config) -> str:
-    """For a run that collected nothing: where the case files are, and how to run them."""
-    import os
-
-    from pytest_gptoss.cases import nearest_cases
-
-    here = config.invocation_params.dir
-    paths = [here / arg for arg in config.invocation_params.args if not str(arg).startswith("-")]
-    start = next((path for path in paths if path.is_dir()), here)
-    found = nearest_cases(start.resolve())
-    if found is None or found == start.resolve():
-        return ""
-    relative = os.path.relpath(found, here)
-    return (f"gptoss: no case file was collected under {start}; the case files are in {found}: "
-            f"run pytest from {found.parent}, or name them: pytest {relative}")
 
 
 def _is_controller(config: pytest.Config) -> bool:

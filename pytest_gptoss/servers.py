@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_gptoss.backends import BackendError
+
 #: the environment variables that may hold the API key, first one set wins
 KEY_VARIABLES = ("GPTOSS_API_KEY", "OPENAI_API_KEY")
 #: sent when no key is set: the openai client needs one, servers without auth ignore it
@@ -37,7 +39,7 @@ VOLATILE = ("created", "permission", "permissions")
 SERVER_HELP = "use http(s)://HOST:PORT/v1 or http(s)://HOST:PORT/v1#MODEL"
 
 
-class ServerError(Exception):
+class ServerError(BackendError):
     """A server cannot be used; the message is one line and names the URL."""
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_gptoss.results import NODE_NAME
-from pytest_gptoss.runner import Run
+from pytest_gptoss.items import WHOLE_MODEL_PER_WORKER, case_of
+from pytest_gptoss.run import Run
 
 
 class XdistHooks:
@@ -18,8 +18,6 @@ class XdistHooks:
         return bool(config.option.dist == "load" and self.run.replay is None and self.run.settings.models)
 
     def pytest_configure_node(self, node: Any) -> None:
-        from pytest_gptoss.items import WHOLE_MODEL_PER_WORKER
-
         node.workerinput[WHOLE_MODEL_PER_WORKER] = self._by_model(node.config)
 
     def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
@@ -27,11 +25,14 @@ class XdistHooks:
             return None
         from xdist.scheduler import LoadScopeScheduling
 
+        models = self.run.model_labels
+
         class ModelScheduling(LoadScopeScheduling):
             """Cases of one model form one scope; every other test is a scope of its own."""
 
             def _split_scope(self, nodeid: str) -> str:
-                match = NODE_NAME.search(nodeid)
-                return f"gptoss-model:{match['model']}" if match else nodeid
+                # the scheduler knows its items by node id alone
+                case = case_of(nodeid, models)
+                return f"gptoss-model:{case['model']}" if case else nodeid
 
         return ModelScheduling(config, log)

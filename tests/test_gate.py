@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gptoss import results
+from pytest_gptoss import gate, gguf_files, results
 from pytest_gptoss.tiny import ensure_tiny
 
 XDIST = pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
@@ -286,7 +286,7 @@ def test_model_identity_reads_only_the_header_of_a_multi_gb_file(tmp_path: Path)
     with open(big, "r+b") as stream:
         stream.truncate(6 * 1024**3)  # sparse: 6 GB of "weights" that cost no disk
     before = _bytes_read()
-    identity = results.model_identity(big)
+    identity = gguf_files.model_identity(big)
     read = _bytes_read() - before
     assert identity["size"] == 6 * 1024**3
     assert read < 4 * 1024**2, f"read {read} bytes"
@@ -294,27 +294,27 @@ def test_model_identity_reads_only_the_header_of_a_multi_gb_file(tmp_path: Path)
     with open(big, "r+b") as stream:
         stream.seek(5 * 1024**3)
         stream.write(b"different weights")
-    assert results.model_identity(big)["header_sha256"] == identity["header_sha256"]
+    assert gguf_files.model_identity(big)["header_sha256"] == identity["header_sha256"]
     data = bytearray(big.open("rb").read(identity["header_bytes"]))
     position = data.find(b"gpt-oss", 100)
     data[position:position + 7] = b"gpt-osz"
     with open(big, "r+b") as stream:
         stream.write(bytes(data))
-    assert results.model_identity(big)["header_sha256"] != identity["header_sha256"]
+    assert gguf_files.model_identity(big)["header_sha256"] != identity["header_sha256"]
 
 
 def test_model_identity_counts_every_shard(tmp_path: Path) -> None:
     tiny = ensure_tiny(tmp_path).read_bytes()
     for index in (1, 2, 3):
         (tmp_path / f"m-0000{index}-of-00003.gguf").write_bytes(tiny if index == 1 else b"x" * 10)
-    identity = results.model_identity(tmp_path / "m-00001-of-00003.gguf")
+    identity = gguf_files.model_identity(tmp_path / "m-00001-of-00003.gguf")
     assert (identity["shards"], identity["size"]) == (3, len(tiny) + 20)
 
 
 def test_compare_pairs_a_new_model_with_the_only_baseline_model() -> None:
-    assert results.model_pairs({"candidate"}, {"20b"}) == {"candidate": "20b"}
-    assert results.model_pairs({"20b", "120b"}, {"20b", "120b"}) == {"20b": "20b", "120b": "120b"}
-    assert results.model_pairs({"x"}, {"20b", "120b"}) == {}
+    assert gate.model_pairs({"candidate"}, {"20b"}) == {"candidate": "20b"}
+    assert gate.model_pairs({"20b", "120b"}, {"20b", "120b"}) == {"20b": "20b", "120b": "120b"}
+    assert gate.model_pairs({"x"}, {"20b", "120b"}) == {}
 
 
 def test_outcome_names() -> None:

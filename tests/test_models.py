@@ -10,7 +10,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from pytest_gptoss import models
+from pytest_gptoss import gguf_files, models
 from pytest_gptoss.models import ModelNotFound, parse_spec, resolve
 from pytest_gptoss.tiny import TinyShape, ensure_tiny
 
@@ -145,18 +145,18 @@ def test_a_downloaded_model_runs_the_cases(pytester: pytest.Pytester, hub: FakeH
 
 
 def test_gguf_metadata_is_read_from_the_header(tiny_file: Path) -> None:
-    metadata = models.read_gguf_metadata(tiny_file)
+    metadata = gguf_files.read_gguf_metadata(tiny_file)
     assert metadata["general.architecture"] == "gpt-oss"
     assert metadata["gpt-oss.context_length"] == TinyShape().context_length
     assert "<|return|>" in metadata["tokenizer.ggml.tokens"]
-    assert models.training_context(tiny_file) == TinyShape().context_length
+    assert gguf_files.training_context(tiny_file) == TinyShape().context_length
 
 
 def test_metadata_of_a_file_that_is_not_gguf(tmp_path: Path) -> None:
     path = tmp_path / "x.gguf"
     path.write_bytes(b"PK\x03\x04not a gguf")
     with pytest.raises(ValueError, match="is not a GGUF file"):
-        models.read_gguf_metadata(path)
+        gguf_files.read_gguf_metadata(path)
 
 
 def test_a_file_that_is_not_gguf_is_an_error_outcome(pytester: pytest.Pytester) -> None:

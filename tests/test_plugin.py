@@ -210,9 +210,9 @@ def test_a_real_non_gpt_oss_gguf_answers_through_its_chat_template(pytester: pyt
 def test_a_long_run_shows_one_progress_line_for_the_whole_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_gptoss import runner
+    from pytest_gptoss import progress
 
-    monkeypatch.setattr(runner, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_SECONDS", 0.0)
     pytester.makefile(".yaml", **{"cases/c": "cases:\n" + "".join(
         f"  - id: c{i}\n    prompt: q{i}\n    max_tokens: 48\n    check: {{numeric: 1}}\n" for i in range(4))})
     result = pytester.runpytest("--gptoss-model=tiny", "--gptoss-parallel=2")

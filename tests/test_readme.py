@@ -41,3 +41,12 @@ def test_every_option_is_in_the_readme_with_an_example(option: object) -> None:
     row = next((line for line in README.splitlines() if line.startswith(f"| `{option.flag}")), None)
     assert row is not None, f"{option.flag} has no row in the README's option table"
     assert row.count(option.flag) >= 2, f"{option.flag}'s row has no example"
+
+
+def test_the_layout_names_every_module_of_the_package() -> None:
+    layout = README.split("## Layout", 1)[1].split("\ncases/", 1)[0]
+    package = Path(__file__).resolve().parent.parent / "pytest_gptoss"
+    modules = [path for folder in (package, package / "backends") for path in folder.glob("*.py")]
+    missing = [path.name for path in modules if path.stem != "__init__"
+               and not re.search(rf"\b{path.stem}(\.py|:|\))", layout)]
+    assert not missing, f"README's layout does not name {missing}"

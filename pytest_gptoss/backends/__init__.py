@@ -89,6 +89,10 @@ class Backend(Protocol):
     def stats(self) -> dict[str, Any]:
         """Cumulative figures of this process's generation work (plain data; empty if none)."""
 
+    def identity(self) -> dict[str, Any]:
+        """Who the model is, as plain data, for the results file and the response cache's key: cheap (no
+        model is loaded for it); a :class:`BackendError` where it cannot be told."""
+
     def close(self) -> None:
         """Stop generating; requests not finished fail."""
 

@@ -22,8 +22,9 @@ from typing import Any
 from pytest_gptoss import harmony
 from pytest_gptoss.backends import BackendError, Generation, Request
 from pytest_gptoss.backends.engine import Engine, EngineError, EngineRequest, EngineResult, EngineSettings
+from pytest_gptoss.gguf_files import model_identity, read_gguf_metadata, read_gguf_tensors, training_context
 
-__all__ = ["BackendError", "LlamaBackend", "Runtime", "close_all", "load", "unreadable"]
+__all__ = ["BackendError", "LlamaBackend", "Runtime", "close_all", "llama_build", "load", "unreadable"]
 
 #: how many sequences decode together unless --gptoss-parallel says otherwise (bench/README.md)
 DEFAULT_PARALLEL = 8
@@ -56,8 +57,6 @@ class LoadedModel:
 
         self._llama = llama_cpp
         self.path = path
-        from pytest_gptoss.models import training_context
-
         try:
             trained = training_context(path)
         except (OSError, ValueError) as exc:
@@ -203,8 +202,6 @@ AMX_TYPES = frozenset({2, 3, 8, 12, 13, 14, 23})
 
 def _amx_weights(path: Path) -> bool:
     """Whether a matrix of the model (any weight but the token embeddings) has a type AMX kernels take."""
-    from pytest_gptoss.models import read_gguf_metadata, read_gguf_tensors
-
     tensors, _ = read_gguf_tensors(path, read_gguf_metadata(path, lambda key: False))
     return any(kind in AMX_TYPES and name != "token_embd.weight" for name, kind in tensors)
 
@@ -224,6 +221,19 @@ def close_all() -> None:
     while _LOADED:
         _, model = _LOADED.popitem()
         model.close()
+
+
+def llama_build() -> dict[str, Any]:
+    """The llama-cpp-python version and llama.cpp's own build description."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return {}
+    info = llama_cpp.llama_print_system_info()
+    return {
+        "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
+        "system_info": info.decode("utf-8", "replace").strip() if isinstance(info, bytes) else str(info),
+    }
 
 
 class LlamaBackend:
@@ -276,6 +286,13 @@ class LlamaBackend:
 
     def stats(self) -> dict[str, Any]:
         return {"model": self.label, **self.engine.stats()} if self._model is not None else {}
+
+    def identity(self) -> dict[str, Any]:
+        """The GGUF file's identity (:func:`~pytest_gptoss.gguf_files.model_identity`): its header alone is read."""
+        try:
+            return model_identity(self.path)
+        except (OSError, ValueError) as exc:
+            raise unreadable(self.path, exc) from None
 
     @property
     def engine(self) -> Engine:

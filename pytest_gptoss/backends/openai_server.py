@@ -20,7 +20,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -39,15 +39,20 @@ RETRYABLE_STATUS = (408, 409, 429)
 
 
 class ServerBackend:
-    """Sends each request as a chat completion to one served model; ``parallel`` requests in flight."""
+    """Sends each request as a chat completion to one served model; ``parallel`` requests in flight.
 
-    def __init__(self, label: str, server: Server, *, parallel: int, timeout: float, kind: str = "") -> None:
+    ``identity`` is what the server said of itself (:func:`pytest_gptoss.servers.identity`).
+    """
+
+    def __init__(self, label: str, server: Server, *, identity: Mapping[str, Any], parallel: int,
+                 timeout: float) -> None:
         self.label = label
         self.server = server
+        self._identity = dict(identity)
         self.parallel = max(1, parallel)
         self.timeout = timeout
         #: llama-server reads the effort from the chat template's kwargs (older builds only there)
-        self.template_effort = kind == "llama.cpp"
+        self.template_effort = identity.get("kind") == "llama.cpp"
         self._client: Any = None
         self._queue: queue.SimpleQueue[tuple[Request, Future[Generation | None]] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
@@ -89,6 +94,10 @@ class ServerBackend:
                 "parallel": self.parallel,
                 "sampling": "server",
             }
+
+    def identity(self) -> dict[str, Any]:
+        """What the server said of itself: its model entry, its kind and build."""
+        return dict(self._identity)
 
     def close(self) -> None:
         """Stop sending; requests not sent fail, and requests in flight are abandoned."""

@@ -61,6 +61,10 @@ class ReplayModel:
     def stats(self) -> dict[str, Any]:
         return {}
 
+    def identity(self) -> dict[str, Any]:
+        """The transcripts' file: all that a replay knows of the model that answered."""
+        return {"transcripts": str(self.replay.path)}
+
     def close(self) -> None:
         """Nothing runs: every answer is already recorded."""
 

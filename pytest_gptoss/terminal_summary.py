@@ -1,12 +1,18 @@
-"""The terminal summary: pass counts per category, model and effort; tokens; the slowest cases; gates."""
+"""The terminal summary: pass counts per category, model and effort; tokens; the slowest cases; gates.
+
+And, for a run that collected nothing, where the case files are.
+"""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_gptoss.results import Comparison
+import pytest
+
+from pytest_gptoss.gate import Comparison
 
 SLOWEST = 5
 
@@ -66,6 +72,21 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     for model in comparison.unmatched_models:
         out.append(f"model '{model}' has no counterpart in the baseline, so it was not compared")
     return out
+
+
+def where_the_cases_are(config: pytest.Config) -> str:
+    """For a run that collected nothing: where the case files are, and how to run them."""
+    from pytest_gptoss.cases import nearest_cases
+
+    here = config.invocation_params.dir
+    paths = [here / arg for arg in config.invocation_params.args if not str(arg).startswith("-")]
+    start = next((path for path in paths if path.is_dir()), here)
+    found = nearest_cases(start.resolve())
+    if found is None or found == start.resolve():
+        return ""
+    relative = os.path.relpath(found, here)
+    return (f"gptoss: no case file was collected under {start}; the case files are in {found}: "
+            f"run pytest from {found.parent}, or name them: pytest {relative}")
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -1,16 +1,60 @@
-"""How a case's outcome reads: pass rates, intervals and failure explanations."""
+"""Judging a case: its samples' verdicts, whether it passed, and how that reads.
+
+:func:`judge` runs the case's checker on every generation (a checker that
+crashes is a verdict with ``error``, not a crashed session) and gives a
+:class:`CaseResult`: pass count against ``min_pass_rate``, the Wilson
+interval, the results-file row and the explanation pytest shows.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_gptoss import checkers
 from pytest_gptoss.backends import Generation
 from pytest_gptoss.verdict import Verdict
 
+if TYPE_CHECKING:
+    from pytest_gptoss.cases import Case
+
 MAX_ANSWER_CHARS = 2000
 MAX_ANSWER_LINES = 40
+
+
+def judge(case: Case, model: str, reasoning: str, generations: list[Generation]) -> CaseResult:
+    """Run the case's checker on every sample."""
+    samples = []
+    for generation in generations:
+        if generation.has_final:
+            verdict = with_cut_off(_safe_check(case, generation), generation)
+        else:
+            verdict = no_final_verdict(generation)
+        samples.append(Sample(generation, verdict))
+    default_rate = 1.0
+    return CaseResult(
+        case=case.id,
+        model=model,
+        reasoning=reasoning,
+        samples=tuple(samples),
+        min_pass_rate=case.min_pass_rate if case.min_pass_rate is not None else default_rate,
+    )
+
+
+def _safe_check(case: Case, generation: Generation) -> Verdict:
+    channels = {"final": generation.final, "analysis": generation.analysis}
+    try:
+        return checkers.judge(case.check, channels)
+    except Exception as exc:  # a checker bug must not take the session down
+        return Verdict(
+            passed=False,
+            checker="checker",
+            expected="a verdict",
+            found=f"{type(exc).__name__}: {exc}",
+            why="the checker itself failed; this is a bug in the checker, please report it",
+            error=True,
+        )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -22,7 +22,7 @@ from pytest_gptoss.cases import ID_PATTERN, Case, CaseFileError, load_file
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.registry import Registry, RegistryError
 from pytest_gptoss.harmony import REASONING_EFFORTS
-from pytest_gptoss.judging import CaseResult, explain, judge
+from pytest_gptoss.judging import CaseResult, Row, SampleData, explain, judge
 from pytest_gptoss.models import ModelNotFound
 from pytest_gptoss.run import RUN_KEY, Run
 
@@ -49,6 +49,24 @@ def case_of(nodeid: str, models: Iterable[str]) -> dict[str, str] | None:
                 if colons and ID_PATTERN.match(case):
                     return {"case": case, "model": model, "reasoning": reasoning}
     return None
+
+
+
+class CaseRef(TypedDict):
+    """Which case, model and effort a report belongs to (``report.gptoss_case``)."""
+
+    case: str
+    model: str
+    reasoning: str
+
+
+class ReportData(TypedDict, total=False):
+    """What a judged item sends with its report (``report.gptoss``): its row, prompt, samples, engine figures."""
+
+    row: Row
+    prompt: str
+    samples: list[SampleData]
+    engine: dict[str, Any]
 
 
 class CaseFailed(Exception):
@@ -167,7 +185,7 @@ class CaseItem(pytest.Item):
         self.result: CaseResult | None = None
         self.transcripts: list[dict[str, Any]] = []
         #: what reports show of this case (plain data; rides on every phase's report)
-        self.report_data: dict[str, Any] | None = None
+        self.report_data: ReportData | None = None
         collected = self.config.stash.setdefault(COLLECTED_KEY, Collected())
         for name in (case.category, *case.tags):
             if name:
@@ -252,7 +270,7 @@ class CaseItem(pytest.Item):
             report.longrepr = CaseRepr("" if brief else str(report.longrepr),
                                        Crash(str(self.path), self.case.line, headline(error.result)))
         if self.model is not None and self.reasoning is not None:
-            report.gptoss_case = {"case": self.case.id, "model": self.model, "reasoning": self.reasoning}
+            report.gptoss_case = CaseRef(case=self.case.id, model=self.model, reasoning=self.reasoning)
         if call.when == "setup" and self.transcripts:
             report.gptoss_transcripts = self.transcripts
         if self.report_data is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from pytest_gptoss import checkers
 from pytest_gptoss.backends import Generation
@@ -57,6 +57,46 @@ def _safe_check(case: Case, generation: Generation) -> Verdict:
         )
 
 
+
+class Row(TypedDict):
+    """A case's results-file row as a worker sends it to the controller (plain data)."""
+
+    case: str
+    category: str | None
+    model: str
+    reasoning: str
+    passed: int
+    total: int
+    pass_rate: float
+    interval: list[float]
+    min_pass_rate: float
+    prompt_tokens: int
+    reasoning_tokens: int
+    final_tokens: int
+    completion_tokens: int
+    seconds: float
+    cached: int
+    failed_samples: list[int]
+    explanation: str
+
+
+class SampleData(TypedDict):
+    """One sample's answer and verdict, as the HTML report receives it (plain data)."""
+
+    sample: int
+    seed: int | None
+    passed: bool
+    error: bool
+    final: str
+    has_final: bool
+    analysis: str
+    raw: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    verdict: str
+
 @dataclass(frozen=True)
 class Sample:
     generation: Generation
@@ -94,7 +134,7 @@ class CaseResult:
             line += f" (95% CI {low:.0%}-{high:.0%}; needs {self.min_pass_rate:.0%})"
         return line
 
-    def row(self, category: str | None) -> dict[str, Any]:
+    def row(self, category: str | None) -> Row:
         """The results-file row: outcome figures, tokens, time and the explanation (plain data)."""
         total = len(self.samples)
         low, high = wilson_interval(self.passed_count, total)
@@ -122,7 +162,7 @@ class CaseResult:
             "explanation": explain(self),
         }
 
-    def samples_data(self) -> list[dict[str, Any]]:
+    def samples_data(self) -> list[SampleData]:
         """Each sample's answer and verdict, for reports (plain data)."""
         return [
             {

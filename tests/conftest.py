@@ -53,5 +53,20 @@ def _plugin_test_environment() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def shipped_runs(tmp_path_factory: pytest.TempPathFactory, _plugin_test_environment: None) -> dict[str, SuiteRun]:
-    """The shipped suite through tiny, run once per session in the ways several tests compare (shipped_runs.py)."""
-    return run_shipped_suite(tmp_path_factory.mktemp("shipped"))
+    """The shipped suite through tiny, run once per session in the ways several tests compare (shipped_runs.py).
+
+    Under -n, the first worker that needs them makes the runs and the others read what it wrote.
+    """
+    import json
+    from dataclasses import asdict
+
+    from filelock import FileLock  # huggingface_hub's dependency, so always installed
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one folder for the session's workers
+    done = shared / "shipped-runs.json"
+    with FileLock(str(done) + ".lock"):
+        if not done.is_file():
+            runs = run_shipped_suite(tmp_path_factory.mktemp("shipped"))
+            done.write_text(json.dumps({name: asdict(run) for name, run in runs.items()}))
+    return {name: SuiteRun(**run) for name, run in json.loads(done.read_text()).items()}

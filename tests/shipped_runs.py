@@ -17,7 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _shipped_case_ids() -> list[str]:
+    ids = []
+    for path in sorted((REPO / "cases").glob("*.yaml")):
+        ids += [case["id"] for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]]
+    return ids
+
+
+SHIPPED_CASES = _shipped_case_ids()
+
 #: one llama.cpp thread per process: two xdist workers that each spin two threads on a two-core machine
 #: wait on each other's cores, which made the xdist run several times slower than the others
 TINY = ["--gptoss-model=tiny", "--gptoss-max-tokens=256", "--gptoss-threads=1"]

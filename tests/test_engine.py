@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from shipped_runs import SuiteRun
 
 from pytest_gptoss.backends.engine import Engine, EngineRequest, EngineSettings
 
@@ -126,14 +125,6 @@ def test_the_samples_of_a_case_prefill_its_prompt_once(pytester: pytest.Pytester
     # the prefix once, then each sample feeds the prompt's last token itself
     assert engine["prefill_tokens"] == prompt.pop() + 2
     assert engine["peak_in_flight"] == 3
-
-
-def test_parallel_keeps_node_ids_and_outcomes_and_reruns_are_identical(shipped_runs: dict[str, SuiteRun]) -> None:
-    one, four, again, xdist = (shipped_runs[name] for name in ("one", "four", "again", "xdist"))
-    assert len(one.outcomes) == 18
-    assert one.outcomes == four.outcomes == xdist.outcomes
-    assert four.generations() == again.generations()
-    assert four.generations() == xdist.generations()
 
 
 def test_a_finished_slot_is_refilled_and_every_request_keeps_its_own_seed(tiny_model: Path) -> None:

@@ -37,8 +37,7 @@ TWO_CASES = (
 )
 
 
-@XDIST
-def test_samples_with_mixed_verdicts_and_thresholds(pytester: pytest.Pytester, xdist: tuple[str, ...]) -> None:
+def test_samples_with_mixed_verdicts_and_thresholds(pytester: pytest.Pytester) -> None:
     write_cases(pytester, (
         "cases:\n"
         "  - id: lenient\n    prompt: q\n    min_pass_rate: 0.6\n    check: {numeric: 1}\n"
@@ -48,7 +47,7 @@ def test_samples_with_mixed_verdicts_and_thresholds(pytester: pytest.Pytester, x
     answers = {"lenient": ["1", "1", "7"], "strict": ["1", "1", "7"], "low": ["7", "1", "7"]}
     lines = [{"case": case, "final": a} for case, finals in answers.items() for a in finals]
     write_transcripts(pytester, "t.jsonl", lines)
-    result = pytester.runpytest("--gptoss-replay=t.jsonl", "--gptoss-samples=3", "--gptoss-results=r.json", *xdist)
+    result = pytester.runpytest("--gptoss-replay=t.jsonl", "--gptoss-samples=3", "--gptoss-results=r.json")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
         "*case 'strict' [[]replay-medium[]]: 2/3 samples passed (95% CI 21%-94%; needs 100%)*",
@@ -62,8 +61,7 @@ def test_samples_with_mixed_verdicts_and_thresholds(pytester: pytest.Pytester, x
     assert low["interval"] == pytest.approx([0.0615, 0.7923], abs=1e-3)
 
 
-@XDIST
-def test_two_models_with_per_model_xfail(pytester: pytest.Pytester, xdist: tuple[str, ...]) -> None:
+def test_two_models_with_per_model_xfail(pytester: pytest.Pytester) -> None:
     write_cases(pytester, (
         "cases:\n"
         "  - id: hard\n    prompt: q\n    xfail: {small: too hard for the small model}\n    check: {numeric: 1}\n"
@@ -73,17 +71,16 @@ def test_two_models_with_per_model_xfail(pytester: pytest.Pytester, xdist: tuple
         {"case": "hard", "model": "big", "final": "1"}, {"case": "hard", "model": "small", "final": "2"},
         {"case": "fixed", "model": "big", "final": "1"}, {"case": "fixed", "model": "small", "final": "1"},
     ])
-    result = pytester.runpytest("--gptoss-replay=t.jsonl", "-rA", *xdist)
+    result = pytester.runpytest("--gptoss-replay=t.jsonl", "-rA")
     result.assert_outcomes(passed=2, xfailed=1, failed=1)
     result.stdout.fnmatch_lines(["*XFAIL*hard[[]small-medium[]]*too hard*", "*FAILED*fixed[[]small-medium[]]*"])
 
 
-@XDIST
-def test_a_baseline_that_holds_passes(pytester: pytest.Pytester, xdist: tuple[str, ...]) -> None:
+def test_a_baseline_that_holds_passes(pytester: pytest.Pytester) -> None:
     write_cases(pytester, TWO_CASES)
     write_transcripts(pytester, "good.jsonl", [{"case": "one", "final": "1"}, {"case": "two", "final": "2"}])
     pytester.runpytest("--gptoss-replay=good.jsonl", "--gptoss-results=base.json").assert_outcomes(passed=2)
-    result = pytester.runpytest("--gptoss-replay=good.jsonl", "--gptoss-baseline=base.json", *xdist)
+    result = pytester.runpytest("--gptoss-replay=good.jsonl", "--gptoss-baseline=base.json")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*gptoss baseline base.json*", "0 regression(s), 0 improvement(s), 0 new, 0 gone"])
 

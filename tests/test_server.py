@@ -269,10 +269,9 @@ def test_each_fault_is_a_one_line_error_for_the_case_it_hit(
     assert sum("FAULT" in json.dumps(body) for body in server.requests) == (4 if retried else 1)
 
 
-@pytest.mark.parametrize("fault", ["503", "cut", "slow"])
-def test_faults_under_xdist_are_errors_for_their_cases(
-    pytester: pytest.Pytester, standin: Callable[..., StandIn], fault: str
-) -> None:
+def test_a_fault_under_xdist_is_an_error_for_its_case(pytester: pytest.Pytester, standin: Callable[..., StandIn]) -> None:
+    # each fault's own message is tested without -n; here, that a worker's fault reaches the controller as one
+    fault = "slow"
     server = standin(flavour="ollama", answer=lambda body: Reply(fault=fault) if "FAULT" in json.dumps(body)
                      else Reply())
     pytester.makefile(".yaml", **{"cases/c": TWO_CASES})
@@ -453,17 +452,13 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
-#: the whole shipped suite without -n; under -n 2 the cases of three files, to keep the run short
-SUITE_RUNS = [((), 18), (("-n", "2", "-k", "math or spatial or sql"), 5)]
-
-
-@pytest.mark.parametrize(("args", "items"), SUITE_RUNS, ids=["", "n2"])
-def test_the_shipped_suite_against_a_real_server(
-    pytester: pytest.Pytester, real_server: str, args: tuple[str, ...], items: int
-) -> None:
+def test_the_shipped_suite_against_a_real_server(pytester: pytest.Pytester, real_server: str) -> None:
+    # under -n 2, as a CI job would run it: the workers' requests meet at the one server
+    # (the serial path is every other test against this server)
     shutil.copytree(REPO / "cases", pytester.path / "cases")
+    items = 18
     result = pytester.runpytest(f"--gptoss-model={real_server}", "--gptoss-max-tokens=16", "--gptoss-record=t.jsonl",
-                                "--gptoss-results=r.json", "-rA", *args)
+                                "--gptoss-results=r.json", "-rA", "-n", "2")
     no_crash(result)
     parsed = result.parseoutcomes()
     assert "errors" not in parsed and "error" not in parsed, result.stdout.str()

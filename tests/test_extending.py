@@ -39,9 +39,9 @@ ANSWERS = [
 ]
 
 
-def _project(pytester: pytest.Pytester) -> None:
+def _project(pytester: pytest.Pytester, cases: str = CASES) -> None:
     pytester.mkdir("cases")
-    pytester.path.joinpath("cases", "greetings.yaml").write_text(CASES, encoding="utf-8")
+    pytester.path.joinpath("cases", "greetings.yaml").write_text(cases, encoding="utf-8")
     pytester.path.joinpath("answers.jsonl").write_text(
         "".join(json.dumps(answer) + "\n" for answer in ANSWERS), encoding="utf-8"
     )
@@ -58,8 +58,7 @@ def _assert_judged(result: pytest.RunResult) -> None:
 def _run_with_conftest(pytester: pytest.Pytester, *, checker: str = WORD_COUNT, folder: str = "cases",
                        cases: str = CASES, report: str = "-rA") -> pytest.RunResult:
     """The project with the word_count module importable and a conftest.py in ``folder`` that gives it."""
-    _project(pytester)
-    pytester.path.joinpath("cases", "greetings.yaml").write_text(cases, encoding="utf-8")
+    _project(pytester, cases)
     pytester.makepyfile(word_count=checker)
     pytester.path.joinpath(folder).mkdir(exist_ok=True)
     pytester.path.joinpath(folder, "conftest.py").write_text(CONFTEST, encoding="utf-8")

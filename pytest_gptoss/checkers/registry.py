@@ -38,9 +38,12 @@ class Registry:
             if not isinstance(checker, Checker):
                 raise RegistryError(f"{origin} gave {checker!r} as a checker; give pytest_gptoss.checkers.Checker "
                                     "objects")
-            taken = self._added.get(checker.name, (None, ""))[1] or (
-                f"the entry point {self._installed[checker.name][0].value}" if checker.name in self._installed else ""
-            )
+            if checker.name in self._added:
+                taken = self._added[checker.name][1]
+            elif checker.name in self._installed:
+                taken = f"the entry point {self._installed[checker.name][0].value}"
+            else:
+                taken = ""
             if taken:
                 raise RegistryError(f"checker '{checker.name}' from {origin} has the name of the one from {taken}; "
                                     "give it another name")

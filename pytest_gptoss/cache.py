@@ -101,8 +101,7 @@ class CachedBackend:
         if missing:
             made = self.inner.submit([requests[index] for index in missing])
             for index, future in zip(missing, made):
-                found[index] = future
-                future.add_done_callback(self._storer(keys[index]))
+                found[index] = self._stored(keys[index], future)
         return [future for future in found if future is not None]
 
     def stats(self) -> dict[str, Any]:
@@ -120,9 +119,31 @@ class CachedBackend:
             return "(the answers came from the response cache: the model was not prompted in this run)"
         return self.inner.prompt_text(request)
 
-    def _storer(self, key: str) -> Any:
-        def store(future: Future[Generation | None]) -> None:
-            if future.exception() is None and (generation := future.result()) is not None:
-                self.cache.put(key, generation.to_transcript())
+    def _stored(self, key: str, made: Future[Generation | None]) -> Future[Generation | None]:
+        """A future that completes only once ``made``'s generation is in the cache.
 
-        return store
+        Whoever waits on the answer then finds it stored: a run that ends as its
+        last answer arrives loses no entry, and a rerun never races the write.
+        """
+        answered: Future[Generation | None] = Future()
+
+        def store(future: Future[Generation | None]) -> None:
+            if future.cancelled():
+                answered.cancel()
+                return
+            error = future.exception()
+            if error is not None:
+                answered.set_exception(error)
+                return
+            generation = future.result()
+            if generation is not None:
+                try:
+                    self.cache.put(key, generation.to_transcript())
+                except OSError as problem:
+                    warnings.warn(f"gptoss: could not write the response cache entry for case "
+                                  f"'{generation.case}': {problem}; the answer is used but not stored",
+                                  stacklevel=2)
+            answered.set_result(generation)
+
+        made.add_done_callback(store)
+        return answered

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pytest_gptoss.backends import Generation, Request, done
+from pytest_gptoss.backends import BackendError, Generation, Request, done
 from pytest_gptoss.cache import CachedBackend, ResponseCache, cache_key
 
 CASES = "cases:\n  - id: a\n    prompt: q\n    samples: 2\n    max_tokens: 24\n    check: {numeric: 1}\n"
@@ -125,3 +128,45 @@ def test_an_unusable_entry_is_a_miss_with_one_warning_and_is_rewritten(tmp_path:
     assert inner.calls == [1, 1] and not again[0].cached
     assert json.loads(entry.read_text())["final"] == "7"
     assert generate(backend, [REQUEST])[0].cached  # rewritten whole
+
+
+class Later:
+    """A backend whose generations are finished by another thread, as the engine's and a server's are."""
+
+    label = "m"
+
+    def __init__(self) -> None:
+        self.futures: list[Future] = []
+
+    def submit(self, requests: list[Request]) -> list:
+        made = [Future() for _ in requests]
+        self.futures.extend(made)
+        return made
+
+
+def test_an_answer_is_seen_only_once_it_is_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ResponseCache(tmp_path)
+    slow_put = cache.put
+
+    def put(key: str, transcript: dict) -> None:
+        time.sleep(0.2)  # a slow disk: whoever waits on the answer must not see it before the entry is there
+        slow_put(key, transcript)
+
+    monkeypatch.setattr(cache, "put", put)
+    inner = Later()
+    (future,) = CachedBackend(inner, cache, MODEL, RUNTIME).submit([REQUEST])
+    finisher = threading.Thread(target=inner.futures[0].set_result,
+                                args=(Generation(case="a", model="m", reasoning="medium", sample=0, final="7"),))
+    finisher.start()
+    assert future.result(timeout=5).final == "7"
+    assert [json.loads(path.read_text())["final"] for path in tmp_path.rglob("*.json")] == ["7"]
+    finisher.join()
+
+
+def test_a_failed_generation_fails_its_answer_and_stores_nothing(tmp_path: Path) -> None:
+    inner = Later()
+    (future,) = CachedBackend(inner, ResponseCache(tmp_path), MODEL, RUNTIME).submit([REQUEST])
+    inner.futures[0].set_exception(BackendError("case 'a': the engine stopped"))
+    with pytest.raises(BackendError, match="engine stopped"):
+        future.result(timeout=5)
+    assert not list(tmp_path.rglob("*.json"))

@@ -41,6 +41,8 @@ class Message:
     recipient: str | None = None
     content_type: str | None = None
     name: str | None = None
+    #: a server's id of the call this message makes or answers (never rendered in harmony)
+    call_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,19 @@ class SystemConfig:
     knowledge_cutoff: str | None = KNOWLEDGE_CUTOFF
     current_date: str | None = None
     channels: tuple[str, ...] = CHANNELS
+    #: gpt-oss's own tools, as (name, instruction), described in the system message's ``# Tools``
+    builtin_tools: tuple[tuple[str, str], ...] = ()
+
+
+#: the python tool's instruction: the reference tool's words, for a fresh sandboxed run per call
+PYTHON_TOOL = (
+    "Use this tool to execute Python code in your chain of thought. The code will not be shown to the user. "
+    "This tool should be used for internal reasoning, but not for code that is intended to be visible to the "
+    "user (e.g. when creating plots, tables, or files).\n\n"
+    "When you send a message containing Python code to python, it will be executed in a stateless sandbox, "
+    "and the stdout of that process will be returned to you. You have to use print statements to access the "
+    "output."
+)
 
 
 def render_system(config: SystemConfig, *, has_functions: bool = False) -> str:
@@ -70,6 +85,8 @@ def render_system(config: SystemConfig, *, has_functions: bool = False) -> str:
     text = "\n".join(lines)
     if config.reasoning:
         text += f"\n\nReasoning: {config.reasoning}"
+    if config.builtin_tools:
+        text += "\n\n# Tools" + "".join(f"\n\n## {name}\n\n{instruction}" for name, instruction in config.builtin_tools)
     if config.channels:
         text += (
             f"\n\n# Valid channels: {', '.join(config.channels)}. "

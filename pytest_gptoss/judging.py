@@ -8,9 +8,10 @@ interval, the results-file row and the explanation pytest shows.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pytest_gptoss import checkers
 from pytest_gptoss.backends import Generation
@@ -42,10 +43,21 @@ def judge(case: Case, model: str, reasoning: str, generations: list[Generation])
     )
 
 
+def channels(generation: Generation) -> dict[str, str]:
+    """What checkers read of a generation: its final and analysis channels, and its calls as JSON.
+
+    ``tool_calls`` is ``{"calls": [...], "final_generation": i}``: every call as the transcript holds it,
+    and the index of the generation that gave the final answer (None without one).
+    """
+    final_at = len(generation.generations) - 1 if generation.generations else 0
+    calls = {"calls": generation.tool_calls, "final_generation": final_at if generation.has_final else None}
+    return {"final": generation.final, "analysis": generation.analysis,
+            "tool_calls": json.dumps(calls, ensure_ascii=False)}
+
+
 def _safe_check(case: Case, generation: Generation) -> Verdict:
-    channels = {"final": generation.final, "analysis": generation.analysis}
     try:
-        return checkers.judge(case.check, channels)
+        return checkers.judge(case.check, channels(generation))
     except Exception as exc:  # a checker bug must not take the session down
         return Verdict(
             passed=False,
@@ -76,6 +88,8 @@ class Row(TypedDict):
     completion_tokens: int
     seconds: float
     cached: int
+    #: tool calls made, all samples together
+    tool_calls: int
     failed_samples: list[int]
     explanation: str
 
@@ -96,6 +110,10 @@ class SampleData(TypedDict):
     completion_tokens: int
     seconds: float
     verdict: str
+    #: an exchange with tools: its calls and its generations, as the transcript holds them (empty otherwise)
+    tool_calls: list[dict[str, Any]]
+    generations: list[dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -158,6 +176,7 @@ class CaseResult:
             # answers from the response cache took no time in this run
             "seconds": round(sum(g.seconds for g in gens if not g.cached), 3),
             "cached": sum(1 for g in gens if g.cached),
+            "tool_calls": sum(len(g.tool_calls) for g in gens),
             "failed_samples": [s.generation.sample for s in self.samples if not s.verdict.passed],
             "explanation": explain(self),
         }
@@ -179,6 +198,8 @@ class CaseResult:
                 "completion_tokens": s.generation.completion_tokens,
                 "seconds": s.generation.seconds,
                 "verdict": s.verdict.explain(),
+                "tool_calls": s.generation.tool_calls,
+                "generations": s.generation.generations,
             }
             for s in self.samples
         ]
@@ -200,6 +221,9 @@ def no_final_verdict(generation: Generation) -> Verdict:
     if generation.finish_reason == "length":
         why = (f"no final answer: stopped at max_tokens after {generation.reasoning_tokens} "
                "reasoning tokens")
+    elif generation.finish_reason == "max_tool_calls":
+        why = (f"no final answer: the model made {len(generation.tool_calls)} tool calls, more than the case's "
+               "max_tool_calls allows")
     elif generation.finish_reason == "tool_call":
         why = "no final answer: the model called a tool instead of answering"
     else:

@@ -14,6 +14,8 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from pytest_gptoss.harmony import Message, Tool
+
 
 @dataclass(frozen=True)
 class Request:
@@ -27,6 +29,12 @@ class Request:
     max_tokens: int
     temperature: float
     top_p: float
+    #: the functions the model may call (a case's ``tools``), described for the prompt
+    tools: tuple[Tool, ...] = ()
+    #: gpt-oss's own tools offered in the system message: ``("python",)`` or none
+    builtin_tools: tuple[str, ...] = ()
+    #: what this exchange said after the case's messages: the assistant's analysis and calls, the tools' answers
+    history: tuple[Message, ...] = ()
 
 
 @dataclass
@@ -47,7 +55,13 @@ class Generation:
     reasoning_tokens: int = 0
     seconds: float = 0.0
     seed: int | None = None
+    #: the calls made, in order: ``recipient``, ``arguments`` (as written), ``content_type``, ``channel``; once
+    #: answered by the tool loop also ``generation`` (its index in ``generations``), ``result`` (what the model
+    #: was told), ``error`` (why the call was answered with an error, only then) and ``seconds``; ``id`` where a
+    #: server named the call
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: an exchange with tools: each generation's channels, finish reason, tokens and seconds, in order
+    generations: list[dict[str, Any]] = field(default_factory=list)
     #: the whole generated text, kept only when no final answer could be found
     raw: str = ""
     #: answered from the response cache rather than generated now
@@ -58,8 +72,9 @@ class Generation:
     def to_transcript(self) -> dict[str, Any]:
         """The transcript line (DESIGN section 6), plain data only."""
         data = asdict(self)
-        if not data["tool_calls"]:
-            del data["tool_calls"]
+        for listed in ("tool_calls", "generations"):
+            if not data[listed]:
+                del data[listed]
         for optional in ("commentary", "raw", "cached", "server"):
             if not data[optional]:
                 del data[optional]

@@ -10,7 +10,8 @@ A case's ``check`` is one checker (``{numeric: {...}}``), a list of checkers
 (all must hold), or a composition (``all``, ``any``, ``not``). :func:`parse`
 turns it into a tree of :class:`Judge`, :class:`AllOf`, :class:`AnyOf` and
 :class:`Not`, each checker's spec parsed; :func:`judge` runs the tree on an
-answer's channels (the final one, or ``on: analysis``).
+answer's channels (the final one, or ``on: analysis``; a checker's ``reads`` names
+its default, such as ``tool_calls``: the exchange's calls as JSON).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["Checker", "SpecError", "Verdict", "check_keys", "parse", "judge"]
 
 S = TypeVar("S")
 COMPOSITIONS = ("all", "any", "not")
-CHANNELS = ("final", "analysis")
+CHANNELS = ("final", "analysis", "tool_calls")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Checker(Generic[S]):
     name: str
     parse: Callable[[Any], S]
     judge: Callable[[S, str], Verdict]
+    #: the channel it judges unless the spec says ``on:``: ``final``, or ``tool_calls`` (the calls made, as JSON)
+    reads: str = "final"
 
     def check(self, spec: Any, text: str) -> Verdict:
         """Parse ``spec`` and judge ``text`` with it in one step (for scripts and tests)."""
@@ -92,7 +95,7 @@ def parse(check: Any, registry: Registry) -> Check:
     if name == "not":
         return Not(_parse_part(spec, registry, name))
     checker = registry.get(name)
-    channel = "final"
+    channel = checker.reads
     if isinstance(spec, Mapping) and "on" in spec:
         channel = spec["on"]
         if channel not in CHANNELS:
@@ -105,7 +108,7 @@ def parse(check: Any, registry: Registry) -> Check:
 
 
 def judge(check: Check, channels: Mapping[str, str]) -> Verdict:
-    """Judge an answer, given its channels (``final``, ``analysis``)."""
+    """Judge an answer, given its channels (``final``, ``analysis``, ``tool_calls``)."""
     if isinstance(check, Judge):
         return check.checker.judge(check.spec, channels.get(check.channel, "") or "")
     if isinstance(check, AllOf):

@@ -34,7 +34,9 @@ def cache_key(request: Request, model: Mapping[str, Any], runtime: Mapping[str, 
         "format": FORMAT_VERSION,
         "model": model,
         "runtime": runtime,
-        "request": {k: v for k, v in asdict(request).items() if k != "sample"},
+        # a request without tools hashes as it did before requests could carry them
+        "request": {k: v for k, v in asdict(request).items()
+                    if k != "sample" and not (k in ("tools", "builtin_tools", "history") and not v)},
     }
     blob = json.dumps(material, sort_keys=True, ensure_ascii=False, default=list)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -17,13 +17,14 @@ import yaml
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers.registry import Registry
 from pytest_gptoss.harmony import REASONING_EFFORTS
+from pytest_gptoss.tools.spec import Toolbox, parse_toolbox
 from pytest_gptoss.verdict import SpecError
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 ROLES = ("system", "developer", "user", "assistant")
 CASE_FIELDS = (
     "id", "prompt", "messages", "category", "context_files", "reasoning", "max_tokens",
-    "samples", "min_pass_rate", "xfail", "tags", "check",
+    "samples", "min_pass_rate", "xfail", "tags", "check", "tools", "builtin_tools", "max_tool_calls",
 )
 TOP_LEVEL_FIELDS = ("defaults", "cases")
 TAG_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -66,6 +67,8 @@ class Case:
     min_pass_rate: float | None = None
     xfail: Mapping[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    #: the functions and built-in tools it offers the model, and how many calls it answers; None: no tools
+    toolbox: Toolbox | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,12 @@ class _Validator:
             except SpecError as exc:
                 bad(("check",) + exc.path, exc.message)
 
+        toolbox = None
+        try:
+            toolbox = parse_toolbox(merged.get("tools"), merged.get("builtin_tools"), merged.get("max_tool_calls"))
+        except SpecError as exc:
+            bad(exc.path or ("tools",), exc.message)
+
         reasoning = merged.get("reasoning")
         if reasoning is not None and reasoning not in REASONING_EFFORTS:
             bad("reasoning", f"'{reasoning}'; use one of {', '.join(REASONING_EFFORTS)}")
@@ -291,6 +300,7 @@ class _Validator:
             min_pass_rate=float(min_pass_rate) if min_pass_rate is not None else None,
             xfail=dict(xfail),
             tags=tuple(tags),
+            toolbox=toolbox,
         )
 
     def messages(self, merged: Mapping[str, Any], bad: Any) -> list[tuple[str, str]]:

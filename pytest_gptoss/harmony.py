@@ -198,6 +198,7 @@ class ToolCall:
     recipient: str
     content_type: str | None
     arguments: str
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def _collect(messages: list[Message], finish_reason: str) -> Parsed:
     commentary = [m.content for m in messages if m.channel == "commentary" and not m.recipient]
     finals = [m.content for m in messages if m.channel == "final"]
     calls = tuple(
-        ToolCall(m.recipient, m.content_type, m.content) for m in messages if m.recipient
+        ToolCall(m.recipient, m.content_type, m.content, m.channel) for m in messages if m.recipient
     )
     return Parsed(
         messages=tuple(messages),

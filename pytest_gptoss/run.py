@@ -22,6 +22,7 @@ from pytest_gptoss.cases import Case
 from pytest_gptoss.models import ModelSpec, resolve
 from pytest_gptoss.options import Settings
 from pytest_gptoss.progress import Progress
+from pytest_gptoss.tools.loop import ToolLoop
 from pytest_gptoss.transcripts import Writer
 
 
@@ -41,6 +42,8 @@ class Run:
     progress: Progress | None = None
     #: why a model's backend could not be made, so that each of its cases says so without asking again
     broken: dict[str, BackendError] = field(default_factory=dict)
+    #: per model, the loop that answers the tool calls of its cases' exchanges
+    loops: dict[str, ToolLoop] = field(default_factory=dict)
 
     @property
     def model_labels(self) -> tuple[str, ...]:
@@ -111,6 +114,9 @@ class Run:
     def requests(self, case: Case, reasoning: str) -> list[Request]:
         settings = self.settings
         samples = case.samples or settings.samples
+        toolbox = case.toolbox
+        tools = tuple(tool.describe() for tool in toolbox.functions) if toolbox is not None else ()
+        builtin = toolbox.builtin_names if toolbox is not None else ()
         return [
             Request(
                 case=case.id,
@@ -121,6 +127,8 @@ class Run:
                 max_tokens=case.max_tokens or settings.max_tokens,
                 temperature=settings.temperature,
                 top_p=settings.top_p,
+                tools=tools,
+                builtin_tools=builtin,
             )
             for index in range(samples)
         ]
@@ -140,7 +148,12 @@ class Run:
             futures = backend.submit([request for group in requests for request in group])
             self.submitted.update(other.nodeid for other in waiting)
             for other, group in zip(waiting, requests):
-                self.futures[other.nodeid], futures = futures[:len(group)], futures[len(group):]
+                mine, futures = futures[:len(group)], futures[len(group):]
+                toolbox = other.case.toolbox
+                if toolbox is not None and self.replay is None:  # a replay's exchanges are recorded whole
+                    loop = self.loops.setdefault(item.model, ToolLoop(backend))
+                    mine = [loop.follow(request, toolbox, first) for request, first in zip(group, mine)]
+                self.futures[other.nodeid] = mine
                 if self.progress is not None:
                     self.progress.expect(other.nodeid, self.futures[other.nodeid])
         return self.futures.pop(item.nodeid)
@@ -162,6 +175,8 @@ class Run:
 
     def close(self) -> None:
         """Stop every backend's work; generations not finished are dropped."""
+        for loop in self.loops.values():
+            loop.close()
         for backend in self.backends.values():
             backend.close()
 

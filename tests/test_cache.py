@@ -13,10 +13,13 @@ import pytest
 
 from pytest_gptoss.backends import BackendError, Generation, Request, done
 from pytest_gptoss.cache import CachedBackend, ResponseCache, cache_key
+from pytest_gptoss.harmony import Message, Tool
 
 CASES = "cases:\n  - id: a\n    prompt: q\n    samples: 2\n    max_tokens: 24\n    check: {numeric: 1}\n"
 REQUEST = Request("a", (("user", "q"),), "medium", 0, 7, 24, 1.0, 1.0)
 MODEL = {"header_sha256": "ab" * 32, "size": 1, "architecture": "gpt-oss"}
+#: REQUEST's key on MODEL and RUNTIME as computed at 8524a3f, before requests could carry tools
+KEY_BEFORE_TOOLS = "bc6d9456219a64fb336804636e5a4e069b475f47baa17574d5051e42e7bbef7c"
 RUNTIME = {"ctx": 32768, "n_gpu_layers": -1, "threads": None, "build": {"llama_cpp_python": "0.3.36"}}
 
 
@@ -72,11 +75,21 @@ def test_a_new_seed_misses_the_cache(pytester: pytest.Pytester) -> None:
         lambda r, m, rt: (r, {**m, "header_sha256": "cd" * 32}, rt),
         lambda r, m, rt: (r, m, {**rt, "n_gpu_layers": 0}),
         lambda r, m, rt: (r, m, {**rt, "build": {"llama_cpp_python": "0.3.37"}}),
+        lambda r, m, rt: (replace(r, tools=(Tool("rate", "A rate."),)), m, rt),
+        lambda r, m, rt: (replace(r, builtin_tools=("python",)), m, rt),
+        lambda r, m, rt: (replace(r, history=(Message("tool", "1", channel="commentary", name="functions.rate"),)),
+                          m, rt),
     ],
-    ids=["seed", "effort", "prompt", "temperature", "top_p", "max_tokens", "model", "gpu", "build"],
+    ids=["seed", "effort", "prompt", "temperature", "top_p", "max_tokens", "model", "gpu", "build", "tools",
+         "python-tool", "history"],
 )
 def test_everything_that_changes_a_generation_changes_the_key(change) -> None:
     assert cache_key(*change(REQUEST, MODEL, RUNTIME)) != cache_key(REQUEST, MODEL, RUNTIME)
+
+
+def test_a_request_without_tools_keeps_the_key_it_had_before_requests_could_carry_them() -> None:
+    # computed at 8524a3f, before requests had tools, builtin_tools and history
+    assert cache_key(REQUEST, MODEL, RUNTIME) == KEY_BEFORE_TOOLS
 
 
 def test_the_sample_index_alone_does_not_change_the_key() -> None:

@@ -218,3 +218,58 @@ def test_a_stop_token_after_noise_is_a_stop_not_a_cut_off() -> None:
     parsed = harmony.parse_completion("garbage without a header<|return|>")
     assert parsed.finish_reason == "stop"
     assert not parsed.has_final
+
+
+# The harmony guide's python tool example (its system message). The guide writes "reasoning: high" there,
+# lower case, where every other example and the reference renderer write "Reasoning: high".
+DOC_PYTHON_INSTRUCTION = (
+    "Use this tool to execute Python code in your chain of thought. The code will not be shown to the user. This "
+    "tool should be used for internal reasoning, but not for code that is intended to be visible to the user "
+    "(e.g. when creating plots, tables, or files).\n\n"
+    "When you send a message containing Python code to python, it will be executed in a stateful Jupyter notebook "
+    "environment. python will respond with the output of the execution or time out after 120.0 seconds. The drive "
+    "at '/mnt/data' can be used to save and persist user files. Internet access for this session is UNKNOWN. "
+    "Depends on the cluster."
+)
+SPEC_PYTHON_SYSTEM = (
+    "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+    "Knowledge cutoff: 2024-06\n"
+    "Current date: 2025-06-28\n"
+    "\n"
+    "Reasoning: high\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "## python\n"
+    "\n"
+    f"{DOC_PYTHON_INSTRUCTION}\n"
+    "\n"
+    "# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>"
+)
+
+
+def test_renders_the_python_tool_as_the_spec_example_does() -> None:
+    system = SystemConfig(reasoning="high", current_date="2025-06-28",
+                          builtin_tools=(("python", DOC_PYTHON_INSTRUCTION),))
+    assert harmony.render_system(system) == SPEC_PYTHON_SYSTEM
+
+
+def test_a_python_call_and_its_output_render_on_the_analysis_channel() -> None:
+    messages = [
+        Message("user", "7**23?"),
+        Message("assistant", "print(7**23)", channel="analysis", recipient="python"),
+        Message("tool", "27368747340080916343\n", channel="analysis", recipient="assistant", name="python"),
+    ]
+    prompt = harmony.render_conversation(messages, SystemConfig(builtin_tools=(("python", harmony.PYTHON_TOOL),)))
+    assert prompt.endswith(
+        "<|start|>user<|message|>7**23?<|end|>"
+        "<|start|>assistant<|channel|>analysis to=python<|message|>print(7**23)<|call|>"
+        "<|start|>python to=assistant<|channel|>analysis<|message|>27368747340080916343\n<|end|>"
+        "<|start|>assistant"
+    )
+    assert "<|start|>developer" not in prompt  # the python tool lives in the system message
+
+
+def test_a_call_is_parsed_with_its_channel() -> None:
+    parsed = harmony.parse_completion("<|channel|>analysis to=python<|message|>print(1)<|call|>")
+    assert parsed.tool_calls == (harmony.ToolCall("python", None, "print(1)", "analysis"),)

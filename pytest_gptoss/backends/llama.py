@@ -236,6 +236,16 @@ def llama_build() -> dict[str, Any]:
     }
 
 
+def harmony_prompt(request: Request) -> str:
+    """The harmony prompt of ``request``: its messages, its tools, and the exchange so far."""
+    if not (request.tools or request.builtin_tools or request.history):
+        return harmony.render_prompt(request.messages, request.reasoning)
+    builtin = tuple((name, harmony.PYTHON_TOOL) for name in request.builtin_tools if name == "python")
+    messages = [harmony.Message(role, content) for role, content in request.messages] + list(request.history)
+    return harmony.render_conversation(messages, harmony.SystemConfig(reasoning=request.reasoning,
+                                                                      builtin_tools=builtin), tools=request.tools)
+
+
 class LlamaBackend:
     """Generates with one GGUF model through the batched engine."""
 
@@ -262,7 +272,12 @@ class LlamaBackend:
     def prompt_text(self, request: Request) -> str:
         """What the model is given for ``request``, as text."""
         if self.is_harmony:
-            return harmony.render_prompt(request.messages, request.reasoning)
+            return harmony_prompt(request)
+        if request.tools or request.builtin_tools:
+            raise BackendError(
+                f"case '{request.case}' offers tools, but {self.path.name} has no harmony tokens (it is no gpt-oss "
+                "model), so its calls could not be read; run cases with tools on a gpt-oss model"
+            )
         return self.model.chat_prompt([
             {"role": "system" if role == "developer" else role, "content": content}
             for role, content in request.messages
@@ -365,7 +380,8 @@ class LlamaBackend:
             has_final=parsed.has_final,
             reasoning_tokens=self._reasoning_tokens(tokens),
             tool_calls=[
-                {"recipient": c.recipient, "content_type": c.content_type, "arguments": c.arguments}
+                {"recipient": c.recipient, "content_type": c.content_type, "arguments": c.arguments,
+                 "channel": c.channel}
                 for c in parsed.tool_calls
             ],
             raw="" if parsed.has_final else text,

@@ -78,6 +78,15 @@ def _key_values(spec: Mapping[str, Any], key: str) -> dict[str, Any]:
     return dict(value)
 
 
+def check_schema(schema: Any, at: JsonPath = ("schema",)) -> None:
+    """:class:`SpecError` (its path under ``at``) unless ``schema`` is a Draft 2020-12 schema every format of
+    which the installed ``jsonschema`` can check."""
+    try:
+        _check_schema(schema)
+    except SpecError as exc:
+        raise SpecError(exc.message, (*at, *exc.path[1:])) from None
+
+
 def _check_schema(schema: Any) -> None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError

@@ -223,7 +223,7 @@ class CaseItem(pytest.Item):
         self.user_properties.extend(
             (f"gptoss_{key}", row[key])
             for key in ("model", "reasoning", "passed", "total", "pass_rate", "prompt_tokens",
-                        "reasoning_tokens", "final_tokens", "seconds")
+                        "reasoning_tokens", "final_tokens", "seconds", "tool_calls")
         )
         if self.result.errors:
             raise CaseError(explain(self.result))

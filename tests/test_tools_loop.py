@@ -106,8 +106,13 @@ def test_more_calls_than_max_tool_calls_fail_the_case_with_their_own_message(
     assert line["tool_calls"][2]["error"] == "not answered: past the case's max_tool_calls (2)"
     assert "result" not in line["tool_calls"][2]
     assert line["finish_reason"] == "max_tool_calls" and line["final"] == ""
-    result.stdout.fnmatch_lines(["*no final answer: the model made 3 tool calls, more than the case's "
-                                 "max_tool_calls allows*"])
+    result.stdout.fnmatch_lines([
+        "tool calls (3, over 3 generations):",
+        '  1. functions.lookup_factor({"unit": "mile"}) -> {"km": 1.609344}',
+        '  2. functions.lookup_factor({"unit": "mile"}) -> {"km": 1.609344}',
+        '  3. functions.lookup_factor({"unit": "mile"}) -> error: not answered: past the case\'s max_tool_calls (2)',
+        "*no final answer: the model made 3 tool calls, more than the case's max_tool_calls allows*",
+    ])
 
 
 PYTHON = """\

@@ -58,8 +58,19 @@ class SuiteRun:
 
     def generations(self) -> list[dict[str, Any]]:
         """The recorded generations without their timings, in case order (the order they finish may vary)."""
-        return sorted(({k: v for k, v in t.items() if k != "seconds"} for t in self.transcripts),
-                      key=lambda t: (t["case"], t["reasoning"], t["sample"]))
+        return sorted((untimed(t) for t in self.transcripts), key=lambda t: (t["case"], t["reasoning"], t["sample"]))
+
+
+def untimed(transcript: dict[str, Any]) -> dict[str, Any]:
+    """A transcript line without what changes from run to run: its seconds, its calls' and its generations'."""
+    def strip(record: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in record.items() if key != "seconds"}
+
+    line = strip(transcript)
+    for listed in ("tool_calls", "generations"):
+        if listed in line:
+            line[listed] = [strip(record) for record in line[listed]]
+    return line
 
 
 def run_shipped_suite(project: Path) -> dict[str, SuiteRun]:

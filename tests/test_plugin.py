@@ -51,15 +51,26 @@ def test_node_ids_name_case_model_and_effort(suite: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
+def shipped_transcripts(suite: pytest.Pytester, label: str) -> Path:
+    """The seed suite's and the tool cases' recorded answers of one label (correct, wrong), in one file,
+    as one unnamed model's (the tool cases' were recorded from tiny)."""
+    path = suite.path / f"{label}.jsonl"
+    lines = [json.loads(line) for kind in ("seed", "tools")
+             for line in (TRANSCRIPTS / f"{kind}-{label}.jsonl").read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "model"}, ensure_ascii=False) + "\n"
+                            for line in lines), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_replay_of_correct_answers_passes_every_case(suite: pytest.Pytester, xdist: tuple[str, ...]) -> None:
-    result = suite.runpytest(f"--gptoss-replay={TRANSCRIPTS / 'seed-correct.jsonl'}", *xdist)
+    result = suite.runpytest(f"--gptoss-replay={shipped_transcripts(suite, 'correct')}", *xdist)
     result.assert_outcomes(passed=len(SHIPPED_CASES))
 
 
 def test_replay_of_wrong_answers_fails_every_case(suite: pytest.Pytester) -> None:
     # (under -n 2: test_replay_of_correct_answers_passes_every_case and the trap rounds of test_transcripts.py)
-    result = suite.runpytest(f"--gptoss-replay={TRANSCRIPTS / 'seed-wrong.jsonl'}")
+    result = suite.runpytest(f"--gptoss-replay={shipped_transcripts(suite, 'wrong')}")
     result.assert_outcomes(failed=len(SHIPPED_CASES))
     result.stdout.fnmatch_lines([
         "*case 'bottle-exchange' [[]replay-medium[]]: 0/1 samples passed*",

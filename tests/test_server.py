@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from openai_standin import FLAVOURS, Reply, StandIn, free_port
+from shipped_runs import SHIPPED_CASES
 
 from pytest_gptoss.backends import openai_server, sample_seed
 
@@ -456,7 +457,7 @@ def test_the_shipped_suite_against_a_real_server(pytester: pytest.Pytester, real
     # under -n 2, as a CI job would run it: the workers' requests meet at the one server
     # (the serial path is every other test against this server)
     shutil.copytree(REPO / "cases", pytester.path / "cases")
-    items = 18
+    items = len(SHIPPED_CASES)
     result = pytester.runpytest(f"--gptoss-model={real_server}", "--gptoss-max-tokens=16", "--gptoss-record=t.jsonl",
                                 "--gptoss-results=r.json", "-rA", "-n", "2")
     no_crash(result)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from scripted_model import by_turn, install
+from shipped_runs import untimed
 from test_references import suite_case
 from tool_exchanges import CITY_TOTALS, CORRECT, WRONG
 
@@ -113,15 +114,6 @@ def dispatch(exchanges: dict[str, tuple[str, ...]]) -> Any:
     return script
 
 
-def comparable(line: dict[str, Any]) -> dict[str, Any]:
-    """A transcript line without what changes from run to run (seconds)."""
-    def strip(record: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in record.items() if key != "seconds"}
-
-    return {**strip(line), "tool_calls": [strip(c) for c in line.get("tool_calls", [])],
-            "generations": [strip(g) for g in line.get("generations", [])]}
-
-
 @pytest.mark.parametrize("label", ["correct", "wrong"])
 def test_a_live_exchange_gives_its_outcome_and_the_recording_in_the_repository(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, label: str) -> None:
@@ -134,7 +126,7 @@ def test_a_live_exchange_gives_its_outcome_and_the_recording_in_the_repository(
     recorded = sorted((json.loads(line) for line in (pytester.path / "t.jsonl").read_text().splitlines()),
                       key=lambda line: CASE_IDS.index(line["case"]))
     committed = [json.loads(line) for line in (TRANSCRIPTS / f"tools-{label}.jsonl").read_text().splitlines()]
-    assert [comparable(line) for line in recorded] == [comparable(line) for line in committed]
+    assert [untimed(line) for line in recorded] == [untimed(line) for line in committed]
 
 
 @pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])

@@ -37,8 +37,8 @@ from typing import Any
 
 from pytest_gptoss.checkers import Checker
 from pytest_gptoss.checkers.json.find import json_path
-from pytest_gptoss.checkers.json.spec import _check_json_data, _check_schema
-from pytest_gptoss.checkers.json.validate import _json_equal, schema_problems
+from pytest_gptoss.checkers.json.spec import check_json_data, check_schema
+from pytest_gptoss.checkers.json.validate import json_equal, schema_problems
 from pytest_gptoss.clipping import clip_line
 from pytest_gptoss.tools import FUNCTIONS, describe_calls, tool_name
 from pytest_gptoss.verdict import SpecError, Verdict, check_keys
@@ -258,7 +258,7 @@ def _mismatch(want: CallExpectation, call: Mapping[str, Any]) -> str | None:
         for key, value in want.arguments.items():
             if key not in arguments:
                 return f"argument {key!r} is missing"
-            if not _json_equal(arguments[key], value):
+            if not json_equal(arguments[key], value):
                 return f"argument {key!r} is {_show(arguments[key])}, expected {_show(value)}"
     if want.schema is not None:
         from referencing.exceptions import Unresolvable
@@ -365,9 +365,9 @@ def _expectations(raw: Any) -> tuple[CallExpectation, ...]:
             if "arguments" in entry and not isinstance(arguments, Mapping):
                 raise SpecError(f"'arguments' takes a mapping {{argument: value}}, not {_show(arguments)}",
                                 ("arguments",))
-            _check_json_data(arguments, ("arguments",))
+            check_json_data(arguments, ("arguments",))
             if "schema" in entry:
-                _check_schema(entry["schema"])
+                check_schema(entry["schema"])
             expected.append(CallExpectation(name=_name(entry["name"], ("name",)), schema=entry.get("schema"),
                                             arguments=None if arguments is None else dict(arguments)))
         except SpecError as exc:

@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_gptoss.checkers.json.spec import check_schema
+from pytest_gptoss.checkers.json.spec import check_json_data, check_schema
+from pytest_gptoss.checkers.json.validate import json_equal
 from pytest_gptoss.checkers.limits import sandbox_limits
 from pytest_gptoss.harmony import Tool
 from pytest_gptoss.verdict import SpecError
@@ -176,7 +177,7 @@ def _function(raw: Any) -> FunctionTool:
     elif how == "results":
         answer = ("results", _results(raw["results"]))
     else:
-        _json_data(raw["result"], ("result",))
+        check_json_data(raw["result"], ("result",))
         answer = ("result", raw["result"])
     if how != "python":
         for key in ("timeout", "memory_mb"):
@@ -230,7 +231,7 @@ def _results(results: Any) -> tuple[tuple[Choice, ...], Any]:
         if isinstance(entry, Mapping) and set(entry) == {"default"}:
             if default is not NO_DEFAULT:
                 raise SpecError("a second default", at)
-            _json_data(entry["default"], (*at, "default"))
+            check_json_data(entry["default"], (*at, "default"))
             default = entry["default"]
             continue
         if not isinstance(entry, Mapping) or set(entry) != {"arguments", "result"}:
@@ -240,7 +241,7 @@ def _results(results: Any) -> tuple[tuple[Choice, ...], Any]:
             raise SpecError("the arguments this entry answers: a mapping of argument name to its value or "
                             "{regex: ...}", (*at, "arguments"))
         matched = {str(key): _matcher(value, (*at, "arguments", key)) for key, value in arguments.items()}
-        _json_data(entry["result"], (*at, "result"))
+        check_json_data(entry["result"], (*at, "result"))
         choices.append(Choice(arguments=matched, result=entry["result"]))
     if not choices:
         raise SpecError("results needs at least one {arguments, result} entry beside the default", ("results",))
@@ -253,27 +254,14 @@ def _matcher(value: Any, at: tuple[str | int, ...]) -> Any:
             return Pattern(re.compile(str(value["regex"])))
         except re.error as exc:
             raise SpecError(f"not a valid regex: {exc}", (*at, "regex")) from None
-    _json_data(value, at)
+    check_json_data(value, at)
     return value
 
 
 def _value_matches(want: Any, value: Any) -> bool:
     if isinstance(want, Pattern):
         return want.matches(value)
-    return _json_equal(want, value)
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0, but true is no number and "1" is no 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_json_equal(a[key], b[key]) for key in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
+    return json_equal(want, value)
 
 
 def _builtin(builtin: Any) -> PythonTool:
@@ -296,10 +284,3 @@ def _builtin(builtin: Any) -> PythonTool:
     except SpecError as exc:
         raise exc.prefixed("builtin_tools", "python") from None
     return PythonTool(timeout=timeout, memory_mb=memory_mb)
-
-
-def _json_data(value: Any, at: tuple[str | int, ...]) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise SpecError(f"{value!r} is not JSON data; quote it if it is a string", at) from None

@@ -74,7 +74,7 @@ def _key_values(spec: Mapping[str, Any], key: str) -> dict[str, Any]:
     for name, expected in value.items():
         if not isinstance(name, str):
             raise SpecError(f"'{key}' keys must be strings (JSON object keys), not {name!r}", (key, name))
-        _check_json_data(expected, (key, name))
+        check_json_data(expected, (key, name))
     return dict(value)
 
 
@@ -97,7 +97,7 @@ def _check_schema(schema: Any) -> None:
             f"not {type(schema).__name__}",
             ("schema",),
         )
-    _check_json_data(schema, ("schema",))
+    check_json_data(schema, ("schema",))
     if isinstance(schema, Mapping) and schema.get("$schema", DRAFT_2020_12).rstrip("#") != DRAFT_2020_12:
         raise SpecError(
             f"schemas are read as Draft 2020-12; '$schema' must be {DRAFT_2020_12} or left out",
@@ -118,7 +118,7 @@ def _check_schema(schema: Any) -> None:
             )
 
 
-def _check_json_data(value: Any, path: JsonPath) -> None:
+def check_json_data(value: Any, path: JsonPath) -> None:
     """Reject what YAML gives but JSON has no word for: dates, non-string keys, NaN."""
     stack = [(value, path)]
     while stack:

@@ -73,7 +73,7 @@ def sequence_problems(spec: JsonSpec, items: list[Any]) -> list[Problem]:
         item = items[index]
         if key not in item:
             problems.append(Problem((index,), f"{key!r} is missing ({rule})", None))
-        elif not _json_equal(item[key], expected):
+        elif not json_equal(item[key], expected):
             shown = clip_line(repr(item[key]), 40)
             problems.append(Problem((index, key), f"{shown} where {expected!r} was expected ({rule})", None))
 
@@ -91,16 +91,16 @@ def sequence_problems(spec: JsonSpec, items: list[Any]) -> list[Problem]:
     return problems
 
 
-def _json_equal(a: Any, b: Any) -> bool:
+def json_equal(a: Any, b: Any) -> bool:
     """JSON equality: true is not 1, 1 is 1.0, objects ignore key order."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
 
 

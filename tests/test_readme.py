@@ -9,7 +9,7 @@ import pytest
 from verdicts import parsed
 
 from pytest_gptoss import checkers
-from pytest_gptoss.cases import parse_yaml
+from pytest_gptoss.cases import load_file, parse_yaml
 from pytest_gptoss.checkers.registry import Registry
 from pytest_gptoss.options import OPTIONS
 
@@ -50,3 +50,14 @@ def test_the_layout_names_every_module_of_the_package() -> None:
     missing = [path.name for path in modules if path.stem != "__init__"
                and not re.search(rf"\b{path.stem}(\.py|:|\))", layout)]
     assert not missing, f"README's layout does not name {missing}"
+
+
+#: whole case files in the README (the custom checker's is run by test_extending.py, with its checker)
+CASE_FILES = [block for block in re.findall(r"```yaml\n(cases:\n.*?)```", README, re.S) if "word_count" not in block]
+
+
+@pytest.mark.parametrize("block", CASE_FILES, ids=lambda block: re.findall(r"id: ([\w-]+)", block)[0])
+def test_every_case_file_in_the_readme_loads(tmp_path: Path, block: str) -> None:
+    path = tmp_path / "example.yaml"
+    path.write_text(block, encoding="utf-8")
+    assert load_file(path)

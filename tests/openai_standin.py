@@ -35,7 +35,11 @@ class Reply:
 
     content: str | None = "The answer is 2700 ml."
     reasoning: str = "12 yuan buys 4 bottles; 4 empties buy 2 more, then 1, then 1."
-    finish_reason: str = "stop"
+    #: None: "tool_calls" where the reply makes calls, "stop" otherwise
+    finish_reason: str | None = None
+    #: the calls the reply makes: ``name``, ``arguments`` (a str as it is, anything else as JSON text), ``id``
+    #: (left out of the response where None)
+    tool_calls: list[dict[str, Any]] | None = None
     prompt_tokens: int = 31
     completion_tokens: int = 57
     reasoning_tokens: int = 40
@@ -133,6 +137,8 @@ class StandIn:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if field_name:
             message[field_name] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = [self.tool_call(call, index) for index, call in enumerate(reply.tool_calls)]
         usage: dict[str, Any] = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                                  "total_tokens": reply.prompt_tokens + reply.completion_tokens}
         if self.flavour == "openai":
@@ -140,13 +146,24 @@ class StandIn:
         data: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()),
                                 "model": body.get("model"), "usage": usage,
                                 "choices": [{"index": 0, "message": message, "logprobs": None,
-                                             "finish_reason": reply.finish_reason}]}
+                                             "finish_reason": reply.finish_reason
+                                             or ("tool_calls" if reply.tool_calls else "stop")}]}
         if self.flavour == "llama.cpp":
             data["system_fingerprint"] = self.build
             data["timings"] = {"prompt_n": reply.prompt_tokens, "predicted_n": reply.completion_tokens}
         elif self.flavour == "ollama":
             data["system_fingerprint"] = "fp_ollama"
         return data
+
+    def tool_call(self, call: dict[str, Any], index: int) -> dict[str, Any]:
+        """One call in the OpenAI shape, which every flavour's /v1 endpoint answers with (Ollama's adds its index)."""
+        arguments = call["arguments"]
+        made: dict[str, Any] = {"id": call.get("id")} if call.get("id") is not None else {}
+        if self.flavour == "ollama":
+            made["index"] = index
+        made.update(type="function", function={"name": call["name"], "arguments": arguments
+                                               if isinstance(arguments, str) else json.dumps(arguments)})
+        return made
 
     def enter(self) -> None:
         with self._lock:

@@ -8,6 +8,13 @@ answer from ``message.content``, the reasoning from whichever field the server
 fills (``reasoning_content`` or ``reasoning``), the token counts from
 ``usage``.
 
+A case with tools sends them as the API's ``tools`` (gpt-oss's python tool as
+a function ``python`` taking ``code``, since no server offers the built-in one
+through this API), and each generation after the first carries the exchange so
+far: one assistant message per turn with its reasoning passed back in the
+field that kind of server reads, its calls, and each tool's answer. The calls
+a response makes come back as the generation's ``tool_calls``.
+
 Every fault is a one-line :class:`~pytest_gptoss.backends.BackendError` for
 the request it hit. Rate limits (429), server errors (5xx) and dropped
 connections are retried with backoff; a timeout is not, since the same
@@ -37,6 +44,18 @@ MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 60.0
 RETRYABLE_STATUS = (408, 409, 429)
 
+PYTHON = "python"
+#: the python tool as a function: servers offer no gpt-oss built-in tool through the chat API
+PYTHON_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {"code": {"type": "string"}},
+                                     "required": ["code"]}
+NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+#: per kind of server (:func:`pytest_gptoss.servers.identity`), the assistant message's fields it reads the
+#: reasoning back from: vLLM's harmony input parser reads ``reasoning``; llama-server copies
+#: ``reasoning_content`` into the template's ``thinking``; Ollama's /v1 layer maps ``reasoning`` to ``thinking``
+REASONING_FIELDS = {"vllm": ("reasoning",), "llama.cpp": ("reasoning_content",), "ollama": ("reasoning",)}
+#: any other server (transformers serve, LM Studio, ...) gets both names, and reads the one it knows
+DEFAULT_REASONING_FIELDS = ("reasoning_content", "reasoning")
+
 
 class ServerBackend:
     """Sends each request as a chat completion to one served model; ``parallel`` requests in flight.
@@ -51,8 +70,9 @@ class ServerBackend:
         self._identity = dict(identity)
         self.parallel = max(1, parallel)
         self.timeout = timeout
+        self.kind = str(identity.get("kind") or "openai-compatible")
         #: llama-server reads the effort from the chat template's kwargs (older builds only there)
-        self.template_effort = identity.get("kind") == "llama.cpp"
+        self.template_effort = self.kind == "llama.cpp"
         self._client: Any = None
         self._queue: queue.SimpleQueue[tuple[Request, Future[Generation | None]] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
@@ -119,18 +139,24 @@ class ServerBackend:
             self._client.close()
 
     def prompt_text(self, request: Request) -> str:
-        """The request as sent (the API key travels in a header, never here)."""
+        """The request as sent, tools and the exchange so far included (the API key travels in a header,
+        never here)."""
         return f"POST {self.server.url}/chat/completions\n" + json.dumps(self.body(request), ensure_ascii=False,
                                                                            indent=1)
 
     # --- requests ---------------------------------------------------------------------------
 
     def body(self, request: Request) -> dict[str, Any]:
-        """The chat completion request for ``request``: its messages, effort, seed and sampling."""
+        """The chat completion request for ``request``: its messages and the exchange so far, its tools,
+        effort, seed and sampling."""
         body: dict[str, Any] = {
             "model": self.server.model,
             "messages": [{"role": "system" if role == "developer" else role, "content": content}
-                         for role, content in request.messages],
+                         for role, content in request.messages] + history_messages(request.history, self.kind),
+        }
+        if request.tools or request.builtin_tools:
+            body["tools"] = tool_specs(request)
+        body |= {
             "reasoning_effort": request.reasoning,
             "seed": request.seed,
             "temperature": request.temperature,
@@ -254,6 +280,92 @@ def _retry_after(headers: Any) -> float | None:
     return seconds if seconds is not None and 0 <= seconds <= MAX_RETRY_AFTER else None
 
 
+def tool_specs(request: Request) -> list[dict[str, Any]]:
+    """The API's ``tools`` for ``request``: the case's functions, then the python tool where it is offered."""
+    specs = [{"type": "function", "function": {"name": tool.name, "description": tool.description,
+                                               "parameters": dict(tool.parameters or NO_PARAMETERS)}}
+             for tool in request.tools]
+    if PYTHON in request.builtin_tools:
+        specs.append({"type": "function", "function": {"name": PYTHON, "description": harmony.PYTHON_TOOL,
+                                                       "parameters": PYTHON_PARAMETERS}})
+    return specs
+
+
+def history_messages(history: Sequence[harmony.Message], kind: str) -> list[dict[str, Any]]:
+    """The exchange after the case's messages as chat messages for a server of ``kind``.
+
+    The assistant's messages up to a tool's answer are one assistant message: its preamble as ``content``,
+    its reasoning in the fields ``kind`` reads (:data:`REASONING_FIELDS`), its calls as ``tool_calls``. A
+    call the server gave no id (or one already used) is named by its place among the calls, ``call_0``,
+    and its answer carries the same id.
+    """
+    messages: list[dict[str, Any]] = []
+    turn: list[harmony.Message] = []
+    #: the calls not answered yet: (the id the history gives, the id sent, the function's name)
+    pending: list[tuple[str | None, str, str]] = []
+    used: set[str] = set()
+    position = 0
+
+    def close_turn() -> None:
+        nonlocal position
+        if not turn:
+            return
+        reasoning = "\n\n".join(m.content for m in turn if m.channel == "analysis" and not m.recipient)
+        said = "\n\n".join(m.content for m in turn if m.channel != "analysis" and not m.recipient)
+        calls = []
+        for call in (m for m in turn if m.recipient):
+            name = _function_name(call.recipient)
+            sent = call.call_id if call.call_id and call.call_id not in used else _made_id(position, used)
+            used.add(sent)
+            position += 1
+            pending.append((call.call_id, sent, name))
+            arguments = json.dumps({"code": call.content}, ensure_ascii=False) if call.recipient == PYTHON \
+                else call.content
+            calls.append({"id": sent, "type": "function", "function": {"name": name, "arguments": arguments}})
+        message: dict[str, Any] = {"role": "assistant", "content": said or (None if calls else "")}
+        if reasoning:
+            if kind == "llama.cpp" and calls:
+                # gpt-oss's template refuses content beside thinking on a call (llama.cpp issue 17040)
+                message["content"] = None
+            message.update(dict.fromkeys(REASONING_FIELDS.get(kind, DEFAULT_REASONING_FIELDS), reasoning))
+        if calls:
+            message["tool_calls"] = calls
+        messages.append(message)
+        turn.clear()
+
+    for item in history:
+        if item.role == "assistant":
+            turn.append(item)
+            continue
+        close_turn()
+        if item.role != "tool":
+            messages.append({"role": item.role, "content": item.content})
+            continue
+        name = _function_name(item.name)
+        index = next((i for i, (given, _, _) in enumerate(pending) if item.call_id and given == item.call_id),
+                     next((i for i, (_, _, called) in enumerate(pending) if called == name), 0))
+        if pending:
+            _, sent, _ = pending.pop(index)
+        else:  # an answer to no call in the history: still a well-formed message
+            sent = item.call_id or _made_id(position, used)
+            used.add(sent)
+        messages.append({"role": "tool", "tool_call_id": sent, "name": name, "content": item.content})
+    close_turn()
+    return messages
+
+
+def _function_name(recipient: str | None) -> str:
+    """``lookup`` for ``functions.lookup``; the python tool is the function ``python``."""
+    return (recipient or "").removeprefix("functions.")
+
+
+def _made_id(position: int, used: set[str]) -> str:
+    made = f"call_{position}"
+    while made in used:
+        made += "_"
+    return made
+
+
 def parse_json(content: bytes, where: str) -> dict[str, Any]:
     """The response body as a JSON object; anything else is a one-line BackendError."""
     try:
@@ -280,12 +392,21 @@ def generation_from(data: dict[str, Any], request: Request, label: str, seconds:
     finish = str(choice.get("finish_reason") or "stop") if choice is not None else "stop"
     finish = {"tool_calls": "tool_call", "function_call": "tool_call"}.get(finish, finish)
     commentary = ""
+    calls = _tool_calls(message.get("tool_calls"), request)
     if not reasoning and harmony.CHANNEL in content:
         # a server that passes the harmony text through (llama-server --reasoning-format none)
         parsed = harmony.parse_completion(content)
         content, reasoning, commentary = parsed.final, parsed.analysis, parsed.commentary
-        if not parsed.has_final and finish == "stop":
+        made = [m for m in parsed.messages if m.recipient]
+        calls += [_call(call.recipient, call.arguments, call.content_type, sent.channel, request)
+                  for call, sent in zip(parsed.tool_calls, made)]
+        if not parsed.has_final and finish == "stop" and not calls:
             finish = parsed.finish_reason
+    if calls:
+        # some servers say "stop" when the model stopped to call; what came with the calls is their preamble
+        finish = "tool_call" if finish == "stop" else finish
+        commentary = "\n\n".join(text for text in (commentary, content) if text)
+        content = ""
     usage = _object(data.get("usage"))
     details = _object(usage.get("completion_tokens_details"))
     completion_tokens = _count(usage.get("completion_tokens"))
@@ -309,7 +430,7 @@ def generation_from(data: dict[str, Any], request: Request, label: str, seconds:
         reasoning_tokens=reasoning_tokens,
         seconds=round(seconds, 3),
         seed=request.seed,
-        tool_calls=_tool_calls(message.get("tool_calls")),
+        tool_calls=calls,
     )
 
 
@@ -331,13 +452,46 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+def _tool_calls(calls: Any, request: Request) -> list[dict[str, Any]]:
+    """The calls of a response's ``message.tool_calls``, with the id the server gave each (where it gave one)."""
     if not isinstance(calls, list):
         return []
     found = []
     for call in calls:
         function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            found.append({"recipient": f"functions.{function.get('name')}", "content_type": "json",
-                          "arguments": str(function.get("arguments") or "")})
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):  # Ollama's native shape: the arguments as a JSON object
+            arguments = "" if arguments is None else json.dumps(arguments, ensure_ascii=False)
+        made = _call(f"functions.{function.get('name')}", arguments, "json", "commentary", request)
+        if isinstance(call.get("id"), str) and call["id"]:
+            made["id"] = call["id"]
+        found.append(made)
     return found
+
+
+def _call(recipient: str, arguments: str, content_type: str | None, channel: str | None,
+          request: Request) -> dict[str, Any]:
+    """One call as the tool loop reads it; a call of the function ``python`` is a call of the python tool
+    (unless the case has a function of that name)."""
+    code = None
+    if recipient == PYTHON:
+        code = arguments
+    elif recipient == f"functions.{PYTHON}" and all(tool.name != PYTHON for tool in request.tools):
+        code = _python_code(arguments)
+    if code is not None:
+        return {"recipient": PYTHON, "arguments": code, "content_type": None, "channel": "analysis"}
+    return {"recipient": recipient, "arguments": arguments, "content_type": content_type,
+            "channel": channel or "commentary"}
+
+
+def _python_code(arguments: str) -> str | None:
+    """The code of a call of the function ``python``: its ``code``, or the arguments themselves where they are
+    not JSON (gpt-oss writes the python tool's code bare); None for JSON of another shape."""
+    try:
+        given = json.loads(arguments)
+    except ValueError:
+        return arguments if arguments.strip() else None
+    code = given.get("code") if isinstance(given, dict) else None
+    return code if isinstance(code, str) else None

@@ -327,3 +327,52 @@ def test_a_call_answered_and_then_a_final_answer_through_each_server(
                          "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}]},
         {"role": "tool", "tool_call_id": "call_7f3a", "name": "add", "content": '{"sum": 5}'},
     ]
+
+
+# --- a case with tools, run by the plugin against a server -------------------------------------------------
+
+CASE_WITH_TOOLS = """\
+cases:
+  - id: add
+    prompt: What is 2 + 3? Use add.
+    tools:
+      - name: add
+        description: Adds two numbers.
+        parameters:
+          type: object
+          properties: {a: {type: number}, b: {type: number}}
+          required: [a, b]
+        python: 'return {"sum": a + b}'
+    check:
+      - numeric: 5
+      - tool_calls:
+          calls: [{name: add, arguments: {a: 2, b: 3}}]
+          before_final: true
+"""
+
+
+def test_a_case_with_tools_runs_its_loop_through_a_server(
+    pytester: pytest.Pytester, standin: Callable[..., StandIn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GPTOSS_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def reply(body: dict[str, Any]) -> Reply:
+        answered = [message for message in body["messages"] if message["role"] == "tool"]
+        if answered:
+            total = json.loads(answered[-1]["content"])["sum"]
+            return Reply(content=f"2 + 3 = \\boxed{{{total}}}", reasoning="The tool said so.")
+        return Reply(content=None, reasoning="Use add.",
+                     tool_calls=[{"name": "add", "arguments": {"a": 2, "b": 3}, "id": "call_1"}])
+
+    server = standin(flavour="vllm", answer=reply)
+    pytester.makefile(".yaml", **{"cases/c": CASE_WITH_TOOLS})
+    result = pytester.runpytest(f"--gptoss-model={server.url}", "--gptoss-record=t.jsonl", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    first, second = server.requests
+    assert [tool["function"]["name"] for tool in first["tools"]] == ["add"]
+    assert second["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "name": "add",
+                                      "content": '{"sum": 5}'}
+    (line,) = [json.loads(text) for text in (pytester.path / "t.jsonl").read_text().splitlines()]
+    assert [(call["recipient"], call["result"]) for call in line["tool_calls"]] == [("functions.add", '{"sum": 5}')]
+    assert [g["finish_reason"] for g in line["generations"]] == ["tool_call", "stop"]

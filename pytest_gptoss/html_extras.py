@@ -1,9 +1,16 @@
-"""pytest-html: the prompt, reasoning, answer and verdict of each case, and columns for its figures."""
+"""pytest-html: the prompt, reasoning, answer and verdict of each case, and columns for its figures.
+
+A sample with tools also shows its exchange turn by turn: each generation's
+reasoning, the calls it made with their arguments, and what each call was told.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
+
+from pytest_gptoss.tools import tool_name
 
 #: what pytest-html writes in a row with no log, which beside the case's own section says nothing
 NO_LOG = "No log output captured."
@@ -15,6 +22,11 @@ STYLE = (
     "padding:6px;margin:4px 0}"
     ".gptoss summary{cursor:pointer;font-weight:bold}.gptoss .pass{color:#2a7}.gptoss .fail{color:#c33}"
     "#results-table td{overflow-wrap:anywhere}</style>"
+)
+#: an exchange with tools: each turn set off by a rule on its left, the model's and the tool's apart
+TOOL_STYLE = (
+    "<style>.gptoss .turn{border-left:3px solid #8ab;padding-left:8px;margin:6px 0}"
+    ".gptoss .call{border-left:3px solid #b8a;padding-left:8px;margin:6px 0 6px 12px}</style>"
 )
 
 
@@ -69,10 +81,56 @@ def render(gptoss: dict[str, Any]) -> str:
         answer = sample["final"] if sample.get("has_final") else "(no final answer)"
         parts.append(f"<div><b>Final answer</b><pre>{_text(answer)}</pre></div>")
         parts.append(f"<div><b>Verdict</b><pre>{_text(sample['verdict'])}</pre></div>")
-        if sample.get("analysis"):
+        if sample.get("generations"):
+            parts.append(_exchange(sample))
+        elif sample.get("analysis"):
             parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
         elif sample.get("raw"):
             parts.append("<details><summary>Model output (no final answer found in it)</summary>"
                          f"<pre>{_text(sample['raw'])}</pre></details>")
+    if any(sample.get("generations") for sample in gptoss.get("samples", ())):
+        parts.insert(1, TOOL_STYLE)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _exchange(sample: Mapping[str, Any]) -> str:
+    """A sample's conversation with tools, turn by turn: each generation, then the calls it made and their answers."""
+    generations = sample["generations"]
+    calls = sample.get("tool_calls") or ()
+    parts = [f"<details open><summary>Exchange: {len(generations)} generations, {len(calls)} tool calls</summary>"]
+    number = 0
+    for index, turn in enumerate(generations):
+        parts.append(f'<div class="turn"><p><b>Generation {index + 1}</b>: finish '
+                     f"{escape(str(turn.get('finish_reason', '')))}, {turn.get('prompt_tokens', 0)} prompt, "
+                     f"{turn.get('completion_tokens', 0)} generated tokens, {turn.get('seconds', 0):.1f} s</p>")
+        if turn.get("analysis"):
+            parts.append(f"<details><summary>Reasoning</summary><pre>{_text(turn['analysis'])}</pre></details>")
+        if turn.get("commentary"):
+            parts.append(f"<div><b>Preamble</b><pre>{_text(turn['commentary'])}</pre></div>")
+        if turn.get("raw"):
+            parts.append("<details><summary>Model output (no final answer found in it)</summary>"
+                         f"<pre>{_text(turn['raw'])}</pre></details>")
+        if turn.get("has_final"):
+            parts.append("<p>Then the final answer, above.</p>")
+        parts.append("</div>")
+        for call in calls:
+            if call.get("generation", 0) == index:
+                number += 1
+                parts.append(_call(number, call))
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _call(number: int, call: Mapping[str, Any]) -> str:
+    """One call: whom the model called with what, and the answer it was given (or why it got none)."""
+    name = tool_name(call) or "(no recipient)"
+    seconds = f", answered in {call['seconds']:.2f} s" if call.get("seconds") else ""
+    parts = [f'<div class="call"><p><b>Call {number}</b>: {escape(name)}{seconds}</p>',
+             f"<div>Arguments<pre>{_text(str(call.get('arguments', '')))}</pre></div>"]
+    if call.get("error"):
+        parts.append(f'<div><span class="fail">Error</span><pre>{_text(str(call["error"]))}</pre></div>')
+    if "result" in call:
+        parts.append(f"<div>Told the model<pre>{_text(str(call['result']))}</pre></div>")
     parts.append("</div>")
     return "".join(parts)

@@ -71,7 +71,7 @@ class Results:
             row = data["row"]
         else:
             lines = (report.longreprtext or "").strip().splitlines()
-            row = {**case, "passed": 0, "total": 0, "explanation": lines[-1] if lines else ""}
+            row = {**case, "passed": 0, "total": 0, "tool_calls": 0, "explanation": lines[-1] if lines else ""}
         self.rows[report.nodeid] = {**row, "nodeid": report.nodeid, "outcome": outcome}
         return True
 

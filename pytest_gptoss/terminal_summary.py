@@ -18,7 +18,7 @@ SLOWEST = 5
 
 
 def lines(rows: Iterable[Mapping[str, Any]], engines: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
-    """Pass counts per category x model x effort, token totals and throughput, the slowest cases.
+    """Pass counts per category x model x effort, token totals (and tool calls) and throughput, the slowest cases.
 
     Throughput is the engines' own: tokens decoded over the time they were busy,
     so generations answered from the response cache count no time.
@@ -35,8 +35,10 @@ def lines(rows: Iterable[Mapping[str, Any]], engines: Mapping[str, Mapping[str, 
     prompt = sum(row.get("prompt_tokens", 0) for row in rows)
     reasoning = sum(row.get("reasoning_tokens", 0) for row in rows)
     final = sum(row.get("final_tokens", 0) for row in rows)
+    calls = sum(row.get("tool_calls", 0) for row in rows)
     if prompt or reasoning or final:
-        out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final")
+        out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final"
+                   + (f"; {calls:,} tool calls" if calls else ""))
     for model, figures in sorted((engines or {}).items()):
         if figures["tokens"]:
             out.append(

@@ -7,7 +7,8 @@ import importlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 # pytester's in-process runs restore sys.modules afterwards; extension modules
 # cannot be imported twice in one process, so import them once up front.
@@ -23,6 +24,7 @@ for _transport in ("httpcore2", "httpcore"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_transport)
 
+from openai_standin import StandIn  # noqa: E402
 from shipped_runs import SuiteRun, run_shipped_suite  # noqa: E402
 
 from pytest_gptoss.checkers.mermaid.bridge import DIR_ENV, mermaid_directory  # noqa: E402 (after the transports)
@@ -70,3 +72,18 @@ def shipped_runs(tmp_path_factory: pytest.TempPathFactory, _plugin_test_environm
             runs = run_shipped_suite(tmp_path_factory.mktemp("shipped"))
             done.write_text(json.dumps({name: asdict(run) for name, run in runs.items()}))
     return {name: SuiteRun(**run) for name, run in json.loads(done.read_text()).items()}
+
+
+@pytest.fixture
+def standin() -> Iterator[Callable[..., StandIn]]:
+    """Starts stand-in OpenAI-compatible servers (``standin(flavour=...)``), each stopped after the test."""
+    started: list[StandIn] = []
+
+    def start(**kwargs: Any) -> StandIn:
+        server = StandIn(**kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -43,20 +43,6 @@ def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def standin() -> Iterator[Callable[..., StandIn]]:
-    started: list[StandIn] = []
-
-    def start(**kwargs: Any) -> StandIn:
-        server = StandIn(**kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 def outcomes(result: pytest.RunResult) -> dict[str, tuple[str, str]]:
     """Each item's outcome and its report's text, from the in-process run's reports."""
     found: dict[str, tuple[str, str]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -266,20 +266,6 @@ def test_harmony_text_passed_through_is_read_for_python_calls() -> None:
 
 
 # --- a round trip through each server ---------------------------------------------------------
-
-
-@pytest.fixture
-def standin() -> Iterator[Callable[..., StandIn]]:
-    started: list[StandIn] = []
-
-    def start(**kwargs: Any) -> StandIn:
-        server = StandIn(**kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pytest_gptoss.tools import tool_name
+from pytest_gptoss.tools import counted, tool_name
 
 #: what pytest-html writes in a row with no log, which beside the case's own section says nothing
 NO_LOG = "No log output captured."
@@ -98,7 +98,8 @@ def _exchange(sample: Mapping[str, Any]) -> str:
     """A sample's conversation with tools, turn by turn: each generation, then the calls it made and their answers."""
     generations = sample["generations"]
     calls = sample.get("tool_calls") or ()
-    parts = [f"<details open><summary>Exchange: {len(generations)} generations, {len(calls)} tool calls</summary>"]
+    parts = [f"<details open><summary>Exchange: {counted(len(generations), 'generation')}, "
+             f"{counted(len(calls), 'tool call')}</summary>"]
     number = 0
     for index, turn in enumerate(generations):
         parts.append(f'<div class="turn"><p><b>Generation {index + 1}</b>: finish '

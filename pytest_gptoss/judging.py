@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from pytest_gptoss import checkers
 from pytest_gptoss.backends import Generation
-from pytest_gptoss.tools import describe_calls
+from pytest_gptoss.tools import counted, describe_calls
 from pytest_gptoss.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -257,7 +257,8 @@ def explain(result: CaseResult, *, only_failed: bool = True) -> str:
         lines.append("")
         lines.append(f"--- sample {gen.sample}{_generation_facts(gen)}")
         if gen.tool_calls:
-            lines.append(f"tool calls ({len(gen.tool_calls)}, over {len(gen.generations) or 1} generations):")
+            over = counted(len(gen.generations) or 1, "generation")
+            lines.append(f"tool calls ({len(gen.tool_calls)}, over {over}):")
             lines.extend("  " + line for line in describe_calls(gen.tool_calls).splitlines())
         if gen.has_final:
             lines.append("final answer:")

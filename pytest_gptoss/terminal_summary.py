@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_gptoss.gate import Comparison
+from pytest_gptoss.tools import counted
 
 SLOWEST = 5
 
@@ -38,7 +39,7 @@ def lines(rows: Iterable[Mapping[str, Any]], engines: Mapping[str, Mapping[str, 
     calls = sum(row.get("tool_calls", 0) for row in rows)
     if prompt or reasoning or final:
         out.append(f"tokens: {prompt:,} prompt, {reasoning:,} reasoning, {final:,} final"
-                   + (f"; {calls:,} tool calls" if calls else ""))
+                   + (f"; {counted(calls, 'tool call')}" if calls else ""))
     for model, figures in sorted((engines or {}).items()):
         if figures["tokens"]:
             out.append(

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_gptoss import terminal_summary
 from pytest_gptoss.html_extras import TOOL_STYLE, render
+from pytest_gptoss.tools import counted
 
 REPO = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
@@ -84,12 +85,19 @@ def test_an_unanswered_call_past_max_tool_calls_shows_its_error_and_no_answer() 
     assert "python" in call and "past the case&#x27;s max_tool_calls (0)" in call and "Told the model" not in call
 
 
+def test_counts_read_as_english() -> None:
+    assert [counted(n, "tool call") for n in (0, 1, 2, 1024)] == [
+        "0 tool calls", "1 tool call", "2 tool calls", "1,024 tool calls"]
+
+
 def test_the_terminal_counts_tool_calls_only_when_there_were_any() -> None:
     row = {"case": "c", "model": "20b", "reasoning": "medium", "outcome": "passed", "prompt_tokens": 1000,
            "reasoning_tokens": 20, "final_tokens": 5}
     assert "tokens: 1,000 prompt, 20 reasoning, 5 final" in terminal_summary.lines([row])
     assert "tokens: 2,000 prompt, 40 reasoning, 10 final; 3 tool calls" in terminal_summary.lines(
         [{**row, "tool_calls": 1}, {**row, "case": "d", "tool_calls": 2}])
+    assert "tokens: 1,000 prompt, 20 reasoning, 5 final; 1 tool call" in terminal_summary.lines(
+        [{**row, "tool_calls": 1}])
 
 
 def transcript(label: str) -> list[dict[str, Any]]:
@@ -108,7 +116,7 @@ def test_a_replayed_exchange_in_the_html_report_the_results_file_and_the_summary
     result.assert_outcomes(failed=len(kept), skipped=1)
     calls = {line["case"]: len(line.get("tool_calls", ())) for line in kept}
     assert sum(calls.values()) > 0
-    result.stdout.fnmatch_lines([f"tokens: * final; {sum(calls.values())} tool calls"])
+    result.stdout.fnmatch_lines([f"tokens: * final; {sum(calls.values())} tool calls"])  # 4 in all
     rows = {row["case"]: row for row in json.loads((pytester.path / "r.json").read_text())["rows"]}
     assert {case: rows[case]["tool_calls"] for case in calls} == calls
     # the case with no recorded exchange was skipped: its row counts no calls
@@ -119,7 +127,8 @@ def test_a_replayed_exchange_in_the_html_report_the_results_file_and_the_summary
             for nodeid, phases in blob["tests"].items()}
     for line in kept:
         log = logs[line["case"]]
-        assert f"Exchange: {len(line['generations'])} generations, {calls[line['case']]} tool calls" in log
+        assert f"Exchange: {counted(len(line['generations']), 'generation')}, " \
+               f"{counted(calls[line['case']], 'tool call')}" in log
         for number, call in enumerate(line.get("tool_calls", ()), 1):
             name = call["recipient"].removeprefix("functions.")
             assert f"<b>Call {number}</b>: {name}" in log, (line["case"], number)

@@ -34,6 +34,11 @@ def tool_name(call: Mapping[str, Any]) -> str:
     return recipient.removeprefix(FUNCTIONS)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 tool call``, ``1,024 tool calls``: a count and its noun, plural but for one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def describe_call(number: int, call: Mapping[str, Any], width: int = SHOWN) -> str:
     """One call on one line: ``2. functions.lookup({"unit": "mile"}) -> {"km": 1.609}``, its error if it had one."""
     arguments = clip_line(str(call.get("arguments", "")).strip(), width)

@@ -73,8 +73,10 @@ def test_ctrl_c_stops_the_run_quickly_and_keeps_the_finished_results(pytester: p
     if cache:
         env.pop("GPTOSS_NO_CACHE", None)
         command.append(f"--gptoss-cache-dir={pytester.path / 'responses'}")
+    # a shell's background job starts with SIGINT ignored, which its children inherit: the run under test
+    # must take Ctrl-C as a user's terminal sends it whichever way these tests were started
     child = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env=env)
+                             text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
         if results.is_file() and json.loads(results.read_text())["rows"]:

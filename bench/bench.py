@@ -266,12 +266,13 @@ def token_prompts(path: Path, args: argparse.Namespace, parallel: list[int]) -> 
         engine = backend.engine
         for future in engine.submit([EngineRequest(r.prompt, 4, r.seed, 1.0, 1.0, frozenset()) for r in work]):
             future.result()
-        before = engine.stats()
+        # the engine's own counters, not stats(), which rounds seconds to the millisecond: a small model's
+        # few steps can take less than that
+        tokens, seconds = engine.decode_tokens, engine.decode_seconds
         for future in engine.submit(work):
             future.result()
-        after = engine.stats()
-        tokens = after["decode_tokens"] - before["decode_tokens"]
-        rates[width] = tokens / (after["decode_seconds"] - before["decode_seconds"])
+        tokens, seconds = engine.decode_tokens - tokens, engine.decode_seconds - seconds
+        rates[width] = tokens / seconds if seconds else 0.0
         backend.close()
         print(f"{width} in flight: {count} {args.token_prompts} prompts of {args.prompt_tokens} tokens, "
               f"decode {rates[width]:.1f} tokens/s")

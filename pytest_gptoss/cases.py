@@ -16,6 +16,7 @@ import yaml
 
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers.registry import Registry
+from pytest_gptoss.checkers.tool_calls import ToolCallsSpec, unoffered
 from pytest_gptoss.harmony import REASONING_EFFORTS
 from pytest_gptoss.tools.spec import Toolbox, parse_toolbox
 from pytest_gptoss.verdict import SpecError
@@ -255,6 +256,10 @@ class _Validator:
             toolbox = parse_toolbox(merged.get("tools"), merged.get("builtin_tools"), merged.get("max_tool_calls"))
         except SpecError as exc:
             bad(exc.path or ("tools",), exc.message)
+        else:
+            problem = _unoffered_tools(check, toolbox)
+            if problem:
+                bad("check", problem)
 
         reasoning = merged.get("reasoning")
         if reasoning is not None and reasoning not in REASONING_EFFORTS:
@@ -364,3 +369,14 @@ def _positive_int(merged: Mapping[str, Any], key: str, bad: Any) -> int | None:
 
 def _dotted(path: Path_) -> str:
     return ".".join(str(p) for p in path)
+
+
+def _unoffered_tools(check: checkers.Check | None, toolbox: Toolbox | None) -> str | None:
+    """A ``tool_calls`` check that names a tool the case does not offer, said in one line; None otherwise."""
+    offered = toolbox.offered() if toolbox is not None else []
+    for part in checkers.judges(check) if check is not None else ():
+        if isinstance(part.spec, ToolCallsSpec):
+            problem = unoffered(part.spec, offered)
+            if problem:
+                return problem
+    return None

@@ -74,6 +74,37 @@ def test_a_bad_tool_field_is_one_line_at_its_place(tmp_path: Path, text: str, ex
     assert any(line.startswith(expected) for line in found), found
 
 
+RATE = ("cases:\n  - id: a\n    prompt: q\n    tools:\n      - name: rate\n        result: 1\n"
+        "    builtin_tools: [python]\n    check:\n")
+
+
+@pytest.mark.parametrize(("check", "expected"), [
+    ("      tool_calls: {called: [rte]}\n",
+     "tool_calls names 'rte', which the case does not offer; it offers rate and python"),
+    ("      any:\n        - numeric: 1\n        - not: {tool_calls: {calls: [{name: rate}, {name: sql}]}}\n",
+     "tool_calls names 'sql', which the case does not offer; it offers rate and python"),
+    ("      tool_calls: {not_called: [web, rate], order: [rate, search], count: {web: 1}}\n",
+     "tool_calls names 'web' and 'search', which the case does not offer; it offers rate and python"),
+], ids=["called", "nested-calls", "several"])
+def test_a_tool_calls_check_naming_a_tool_the_case_does_not_offer_is_one_line(
+        tmp_path: Path, check: str, expected: str) -> None:
+    assert problems(tmp_path, RATE + check) == [f"cases/t.yaml:8: case 'a': field 'check': {expected}"]
+
+
+def test_a_tool_calls_check_on_a_case_without_tools_says_so(tmp_path: Path) -> None:
+    text = "cases:\n  - id: a\n    prompt: q\n    check:\n      tool_calls: {called: [python]}\n"
+    assert problems(tmp_path, text) == ["cases/t.yaml:4: case 'a': field 'check': tool_calls names 'python', "
+                                        "which the case does not offer; it offers no tools (see tools: and "
+                                        "builtin_tools:)"]
+
+
+def test_a_tool_calls_check_may_name_what_the_case_offers_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(RATE + "      tool_calls: {called: [functions.rate], order: [python, rate]}\n"
+                    "  - id: b\n    prompt: q\n    check: {tool_calls: {not_called: true}}\n")
+    assert [case.id for case in load_file(path)] == ["a", "b"]
+
+
 def test_a_good_toolbox_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(HEAD + TOOL + "        result: {km: 1.6}\n    builtin_tools: {python: {timeout: 3}}\n")

@@ -16,7 +16,7 @@ its default, such as ``tool_calls``: the exchange's calls as JSON).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
@@ -75,6 +75,17 @@ class Not:
 
 
 Check: TypeAlias = "Judge | AllOf | AnyOf | Not"
+
+
+def judges(check: Check) -> Iterator[Judge]:
+    """Every checker of a parsed tree, in the order the case gives them."""
+    if isinstance(check, Judge):
+        yield check
+    elif isinstance(check, Not):
+        yield from judges(check.inner)
+    else:
+        for part in check.parts:
+            yield from judges(part)
 
 
 def parse(check: Any, registry: Registry) -> Check:

@@ -140,6 +140,17 @@ def judge(spec: ToolCallsSpec, text: str) -> Verdict:
                             "problems": problems})
 
 
+def unoffered(spec: ToolCallsSpec, offered: Sequence[str]) -> str | None:
+    """What is wrong when ``spec`` names a tool the case does not offer (a typo, most often), or None."""
+    named = [*spec.called, *spec.not_called, *spec.count, *spec.order, *(want.name for want in spec.calls)]
+    missing = sorted(set(named) - set(offered), key=named.index)
+    if not missing:
+        return None
+    offers = (f"it offers {_listed(offered, 'and')}" if offered
+              else "it offers no tools (see tools: and builtin_tools:)")
+    return f"{NAME} names {_listed([repr(name) for name in missing], 'and')}, which the case does not offer; {offers}"
+
+
 def read_calls(text: str) -> tuple[list[dict[str, Any]], int | None]:
     """The calls and the final answer's generation that the channel holds; no calls for any other text."""
     try:

@@ -106,6 +106,10 @@ class Toolbox:
     def builtin_names(self) -> tuple[str, ...]:
         return ("python",) if self.python is not None else ()
 
+    def offered(self) -> list[str]:
+        """The tools by the names a case gives them: each function's name, then ``python``."""
+        return [tool.name for tool in self.functions] + list(self.builtin_names)
+
     def names(self) -> list[str]:
         """Every recipient a call may name: ``functions.x`` for each function, ``python``."""
         return [f"functions.{tool.name}" for tool in self.functions] + list(self.builtin_names)

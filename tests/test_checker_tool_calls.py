@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from verdicts import assert_fails, assert_passes
 
 from pytest_gptoss import checkers
 from pytest_gptoss.checkers.registry import Registry
-from pytest_gptoss.checkers.tool_calls import CHECKER
+from pytest_gptoss.checkers.tool_calls import CHECKER, read_calls
 from pytest_gptoss.verdict import SpecError, Verdict
 
 
@@ -417,3 +419,62 @@ def test_a_spec_error_is_located_under_the_checker_name() -> None:
     with pytest.raises(SpecError) as caught:
         checkers.parse({"tool_calls": {"count": {"lookup_rate": -1}}}, registry())
     assert caught.value.path == ("tool_calls", "count", "lookup_rate")
+
+
+# properties
+
+TOOLS = ("lookup", "convert", "python")
+NAMES = st.lists(st.sampled_from(TOOLS), max_size=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8)
+ARGUMENTS = st.dictionaries(st.text(min_size=1, max_size=6), JSON_VALUES, min_size=1, max_size=4)
+
+
+@given(NAMES, st.sampled_from(TOOLS), st.integers(0, 3))
+def test_called_not_called_and_count_agree_with_counting_the_calls(names: list[str], name: str, n: int) -> None:
+    text = in_turn(*names)
+    assert check({"called": name}, text).passed == (name in names)
+    assert check({"not_called": name}, text).passed == (name not in names)
+    assert check({"count": {name: n}}, text).passed == (names.count(name) == n)
+    assert check({"max_calls": n}, text).passed == (len(names) <= n)
+    assert check({"not_called": True}, text).passed == (not names)
+
+
+@given(st.lists(st.sampled_from(TOOLS), min_size=1, max_size=5), NAMES, st.data())
+def test_calls_slipped_in_anywhere_keep_an_order_that_held(
+        order: list[str], others: list[str], data: st.DataObject) -> None:
+    names = list(order)
+    for other in others:
+        names.insert(data.draw(st.integers(0, len(names))), other)
+    assert_passes(check({"order": order}, in_turn(*names)))
+
+
+@given(st.lists(st.sampled_from(TOOLS), min_size=1, max_size=4), NAMES)
+def test_order_holds_exactly_when_its_names_are_a_subsequence_of_the_calls(order: list[str], names: list[str]) -> None:
+    assert check({"order": order}, in_turn(*names)).passed == _subsequence(order, names)
+
+
+@given(ARGUMENTS, st.randoms(use_true_random=False), st.booleans())
+def test_how_the_model_wrote_its_arguments_does_not_change_a_match(
+        arguments: dict[str, Any], order: Any, spaced: bool) -> None:
+    keys = list(arguments)
+    order.shuffle(keys)
+    rewritten = json.dumps({key: arguments[key] for key in keys}, indent=2 if spaced else None,
+                           separators=None if spaced else (",", ":"))
+    text = exchange(call("lookup", rewritten))
+    assert_passes(check({"calls": [{"name": "lookup", "arguments": arguments}]}, text))
+
+
+@given(st.text(max_size=200))
+def test_reading_the_channel_never_raises_on_any_text(text: str) -> None:
+    calls, final = read_calls(text)
+    assert isinstance(calls, list) and (final is None or isinstance(final, int))
+    verdict = check({"called": "lookup"}, text)
+    assert not verdict.passed or "lookup" in text
+
+
+def _subsequence(wanted: list[str], names: list[str]) -> bool:
+    remaining = iter(names)
+    return all(name in remaining for name in wanted)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_gptoss.cases import CaseFileError, load_file
 from pytest_gptoss.tools.answer import answer
@@ -194,3 +196,15 @@ def test_the_python_tool_takes_plain_code_or_code_in_json() -> None:
 def test_a_call_to_no_tool_names_the_tools_there_are() -> None:
     given = answer({"recipient": "browser.search", "arguments": "{}"}, toolbox({"result": 1}))
     assert given.error == "there is no tool 'browser.search'; the tools are: functions.rate"
+
+
+@given(st.text(max_size=300), st.sampled_from(["functions.rate", "functions.other", "python2", "", "functions."]))
+@settings(max_examples=200)
+def test_any_call_the_model_writes_is_answered_never_raised(arguments: str, recipient: str) -> None:
+    box = toolbox(RESULTS)
+    given_ = answer({"recipient": recipient, "arguments": arguments}, box)
+    assert isinstance(given_.content, str)
+    if given_.error is not None:
+        assert json.loads(given_.content) == {"error": given_.error}
+    else:
+        assert recipient == "functions.rate"

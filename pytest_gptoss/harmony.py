@@ -29,6 +29,9 @@ MODEL_IDENTITY = "You are ChatGPT, a large language model trained by OpenAI."
 KNOWLEDGE_CUTOFF = "2024-06"
 REASONING_EFFORTS = ("low", "medium", "high")
 CHANNELS = ("analysis", "commentary", "final")
+#: content types a call names without <|constrain|>: gpt-oss writes its python tool's calls as
+#: ``<|channel|>analysis to=python code<|message|>``, and sees them again as it wrote them
+BARE_CONTENT_TYPES = ("code",)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ def render_message(message: Message) -> str:
         header += f"{CHANNEL}{message.channel}"
         if message.recipient and message.role != "tool":
             header += f" to={message.recipient}"
-    if message.content_type:
+    if message.content_type in BARE_CONTENT_TYPES:
+        header += f" {message.content_type}"
+    elif message.content_type:
         header += f" {CONSTRAIN}{message.content_type}"
     # A tool call in history keeps its <|call|>; other messages end with <|end|>.
     closing = CALL if message.role == "assistant" and message.recipient else END
@@ -271,6 +276,10 @@ def _message_from_header(header: str, content: str) -> Message:
     role = role_words[0] if role_words else "assistant"
     channel_words = [w for w in channel_part.split() if not w.startswith("to=")]
     channel = channel_words[0] if channel_words else None
+    if content_type is None and recipient is not None:
+        # a word after the channel's name that is no recipient: a content type given bare ("to=python code")
+        bare = channel_words[1:] or role_words[1:]
+        content_type = bare[-1] if bare else None
     return Message(
         role=role,
         content=content,

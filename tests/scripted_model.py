@@ -39,9 +39,9 @@ def call(name: str, arguments: str, analysis: str = "Need a tool.") -> str:
 
 
 def python(code: str) -> str:
-    """A completion that runs ``code`` through the python tool."""
-    return f"<|channel|>analysis<|message|>Let me compute.<|end|><|start|>assistant<|channel|>analysis to=python" \
-           f"<|message|>{code}<|call|>"
+    """A completion that runs ``code`` through the python tool, its header as gpt-oss writes it."""
+    return f"<|channel|>analysis<|message|>Let me compute.<|end|><|start|>assistant<|channel|>analysis to=python " \
+           f"code<|message|>{code}<|call|>"
 
 
 def final(answer: str, analysis: str = "Done.") -> str:

@@ -270,6 +270,20 @@ def test_a_python_call_and_its_output_render_on_the_analysis_channel() -> None:
     assert "<|start|>developer" not in prompt  # the python tool lives in the system message
 
 
+def test_a_python_call_as_gpt_oss_writes_it_keeps_its_bare_content_type_and_renders_back_the_same() -> None:
+    written = "<|channel|>analysis to=python code<|message|>print(1)<|call|>"
+    (made,) = harmony.parse_completion(written).tool_calls
+    assert made == harmony.ToolCall("python", "code", "print(1)", "analysis")
+    again = Message("assistant", made.arguments, channel=made.channel, recipient=made.recipient,
+                    content_type=made.content_type)
+    assert harmony.render_message(again) == "<|start|>assistant" + written
+    # a function's JSON stays constrained, and a word in a message that is no call is no content type
+    (function,) = harmony.parse_completion(
+        "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{}<|call|>").tool_calls
+    assert function.content_type == "json"
+    assert harmony.parse_completion("<|channel|>final extra<|message|>Hi<|return|>").final == "Hi"
+
+
 def test_a_call_is_parsed_with_its_channel() -> None:
     parsed = harmony.parse_completion("<|channel|>analysis to=python<|message|>print(1)<|call|>")
     assert parsed.tool_calls == (harmony.ToolCall("python", None, "print(1)", "analysis"),)

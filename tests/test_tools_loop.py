@@ -134,7 +134,8 @@ def test_the_python_tool_runs_the_code_in_the_sandbox_and_answers_with_its_outpu
     assert "namespace functions" not in prompts[0] and "'functions'" not in prompts[0]
     (made,) = line["tool_calls"]
     assert made["recipient"] == "python" and made["result"] == "27368747340080916343\n"
-    assert prompts[1].endswith("<|start|>assistant<|channel|>analysis to=python<|message|>print(7 ** 23)<|call|>"
+    assert made["content_type"] == "code"
+    assert prompts[1].endswith("<|start|>assistant<|channel|>analysis to=python code<|message|>print(7 ** 23)<|call|>"
                                "<|start|>python to=assistant<|channel|>analysis<|message|>27368747340080916343\n"
                                "<|end|><|start|>assistant")
 

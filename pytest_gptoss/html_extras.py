@@ -52,7 +52,11 @@ class HtmlHooks:
             # the failure text is the answer and verdict that render() shows: the row shows them once
             longrepr = escape(report.longreprtext) + "\n" if report.longreprtext else None
             data[:] = [entry for entry in data if entry != longrepr and entry != NO_LOG]
-            data.insert(0, render(gptoss))
+            try:
+                data.insert(0, render(gptoss))
+            except Exception as exc:  # one row that cannot be drawn must not cost the report
+                data.insert(0, f'<div class="gptoss"><p class="fail">this case could not be shown: '
+                               f"{escape(type(exc).__name__)}: {escape(str(exc))}</p></div>")
 
 
 def _text(text: str) -> str:

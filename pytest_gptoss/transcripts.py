@@ -12,6 +12,29 @@ class TranscriptError(Exception):
     """A transcript file cannot be read; the message names the file and line."""
 
 
+_TEXT = {"type": "string"}
+_MAYBE_TEXT = {"type": ["string", "null"]}
+_COUNT = {"type": "integer", "minimum": 0}
+_SECONDS = {"type": "number", "minimum": 0}
+_FLAG = {"type": "boolean"}
+#: one generation of an exchange with tools, as a line's ``generations`` holds it
+_TURN = {"type": "object", "properties": {
+    "analysis": _TEXT, "commentary": _TEXT, "final": _TEXT, "raw": _TEXT, "has_final": _FLAG,
+    "finish_reason": _TEXT, "prompt_tokens": _COUNT, "completion_tokens": _COUNT, "reasoning_tokens": _COUNT,
+    "seconds": _SECONDS, "cached": _FLAG}}
+#: one tool call, as a line's ``tool_calls`` holds it
+_CALL = {"type": "object", "properties": {
+    "recipient": _TEXT, "arguments": _TEXT, "content_type": _MAYBE_TEXT, "channel": _MAYBE_TEXT,
+    "generation": _COUNT, "result": _TEXT, "error": _TEXT, "seconds": _SECONDS, "id": _MAYBE_TEXT}}
+#: the fields a line may have, by type; others are kept and not read
+LINE_SCHEMA = {"type": "object", "properties": {
+    "model": _TEXT, "reasoning": _TEXT, "sample": _COUNT, "analysis": _TEXT, "commentary": _TEXT, "raw": _TEXT,
+    "finish_reason": _TEXT, "has_final": _FLAG, "prompt_tokens": _COUNT, "completion_tokens": _COUNT,
+    "reasoning_tokens": _COUNT, "seconds": _SECONDS, "seed": {"type": ["integer", "null"]}, "cached": _FLAG,
+    "server": {"type": "object"}, "tool_calls": {"type": "array", "items": _CALL},
+    "generations": {"type": "array", "items": _TURN}}}
+
+
 def read(path: Path) -> Iterator[dict[str, Any]]:
     """Yield every transcript line; each needs at least ``case`` and ``final``."""
     try:
@@ -30,7 +53,21 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 raise TranscriptError(f"{path}:{number}: a transcript line needs a 'case' string")
             if not isinstance(data.get("final"), str):
                 raise TranscriptError(f"{path}:{number}: a transcript line needs a 'final' string")
+            problem = _line_problem(data)
+            if problem:
+                raise TranscriptError(f"{path}:{number}: {problem}")
             yield data
+
+
+def _line_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with a line's fields, in one line, or None: the first field of a wrong type."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(LINE_SCHEMA).iter_errors(data))
+    if error is None:
+        return None
+    field = ".".join(str(part) for part in error.absolute_path)
+    return f"field '{field}': {error.message}" if field else error.message
 
 
 class Writer:

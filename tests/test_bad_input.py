@@ -73,6 +73,22 @@ def test_replay_line_without_final(pytester: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"completion_tokens": "many"}, "t.jsonl:2: field 'completion_tokens': 'many' is not of type 'integer'"),
+    ({"has_final": "yes"}, "t.jsonl:2: field 'has_final': 'yes' is not of type 'boolean'"),
+    ({"tool_calls": "none"}, "t.jsonl:2: field 'tool_calls': 'none' is not of type 'array'"),
+    ({"tool_calls": [{"recipient": "python", "seconds": "slow"}]},
+     "t.jsonl:2: field 'tool_calls.0.seconds': 'slow' is not of type 'number'"),
+    ({"generations": [{"prompt_tokens": 3}, {"prompt_tokens": -1}]},
+     "t.jsonl:2: field 'generations.1.prompt_tokens': -1 is less than the minimum of 0"),
+], ids=["count", "flag", "calls", "call-seconds", "turn-tokens"])
+def test_a_replay_field_of_the_wrong_type_names_its_line_and_field(
+        pytester: pytest.Pytester, fields: dict, expected: str) -> None:
+    lines = [{"case": "a", "final": "1"}, {"case": "a", "final": "2", **fields}]
+    pytester.path.joinpath("t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert_one_line_usage_error(pytester.runpytest("--gptoss-replay=t.jsonl"), expected)
+
+
 def test_record_to_a_directory(pytester: pytest.Pytester) -> None:
     pytester.mkdir("out")
     assert_one_line_usage_error(pytester.runpytest("--gptoss-record=out"), "--gptoss-record: cannot write out")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_gptoss import terminal_summary
-from pytest_gptoss.html_extras import TOOL_STYLE, render
+from pytest_gptoss.html_extras import TOOL_STYLE, HtmlHooks, render
 from pytest_gptoss.tools import counted
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,6 +83,17 @@ def test_an_unanswered_call_past_max_tool_calls_shows_its_error_and_no_answer() 
     html = render(data(past))
     call = html.split("Call 1")[1]
     assert "python" in call and "past the case&#x27;s max_tool_calls (0)" in call and "Told the model" not in call
+
+
+def test_a_row_that_cannot_be_drawn_says_so_and_keeps_the_report() -> None:
+    class Report:
+        gptoss = {"row": {"case": "c"}, "samples": []}  # a row without its figures
+        longreprtext = ""
+
+    data: list[str] = []
+    HtmlHooks().pytest_html_results_table_html(Report(), data)
+    assert data == ['<div class="gptoss"><p class="fail">this case could not be shown: KeyError: &#x27;model&#x27;'
+                    "</p></div>"]
 
 
 def test_counts_read_as_english() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_gptoss.backends import Backend, Generation, Request, done
 from pytest_gptoss.files import atomic_path
+from pytest_gptoss.transcripts import line_problem
 
 FORMAT_VERSION = 1
 #: what every stored transcript holds, and the type it holds it as
@@ -66,7 +67,8 @@ class ResponseCache:
             data = json.loads(text)
         except ValueError:
             data = None
-        if isinstance(data, dict) and all(isinstance(data.get(k), t) for k, t in REQUIRED.items()):
+        if isinstance(data, dict) and all(isinstance(data.get(k), t) for k, t in REQUIRED.items()) \
+                and line_problem(data) is None:
             return data
         warnings.warn(f"gptoss: response cache entry {path} cannot be used (truncated, or not written by "
                       f"pytest-gptoss {FORMAT_VERSION}); generating the answer again", stacklevel=2)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,17 +54,17 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 raise TranscriptError(f"{path}:{number}: a transcript line needs a 'case' string")
             if not isinstance(data.get("final"), str):
                 raise TranscriptError(f"{path}:{number}: a transcript line needs a 'final' string")
-            problem = _line_problem(data)
+            problem = line_problem(data)
             if problem:
                 raise TranscriptError(f"{path}:{number}: {problem}")
             yield data
 
 
-def _line_problem(data: dict[str, Any]) -> str | None:
+def line_problem(data: Mapping[str, Any]) -> str | None:
     """What is wrong with a line's fields, in one line, or None: the first field of a wrong type."""
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(LINE_SCHEMA).iter_errors(data))
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
     if error is None:
         return None
     field = ".".join(str(part) for part in error.absolute_path)
@@ -83,3 +84,10 @@ class Writer:
 
     def close(self) -> None:
         self._handle.close()
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(LINE_SCHEMA)

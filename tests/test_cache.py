@@ -126,8 +126,11 @@ def test_only_the_misses_are_generated(tmp_path: Path) -> None:
     assert first[0].final == "7"
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"final": "x"}', '{"case": "a", "final": "7", "finish_re'],
-                         ids=["not-json", "written-by-something-else", "truncated"])
+@pytest.mark.parametrize("content", [
+    "{not json", '{"final": "x"}', '{"case": "a", "final": "7", "finish_re',
+    '{"case": "a", "final": "7", "finish_reason": "stop", "completion_tokens": 1, "has_final": true, '
+    '"tool_calls": [{"recipient": "python", "seconds": "slow"}]}'],
+    ids=["not-json", "written-by-something-else", "truncated", "a-field-of-the-wrong-type"])
 def test_an_unusable_entry_is_a_miss_with_one_warning_and_is_rewritten(tmp_path: Path, content: str) -> None:
     inner = Counting()
     cache = ResponseCache(tmp_path)

@@ -85,14 +85,14 @@ def render(gptoss: dict[str, Any]) -> str:
         answer = sample["final"] if sample.get("has_final") else "(no final answer)"
         parts.append(f"<div><b>Final answer</b><pre>{_text(answer)}</pre></div>")
         parts.append(f"<div><b>Verdict</b><pre>{_text(sample['verdict'])}</pre></div>")
-        if sample.get("generations"):
+        if sample.get("generations") or sample.get("tool_calls"):
             parts.append(_exchange(sample))
         elif sample.get("analysis"):
             parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
         elif sample.get("raw"):
             parts.append("<details><summary>Model output (no final answer found in it)</summary>"
                          f"<pre>{_text(sample['raw'])}</pre></details>")
-    if any(sample.get("generations") for sample in gptoss.get("samples", ())):
+    if any(sample.get("generations") or sample.get("tool_calls") for sample in gptoss.get("samples", ())):
         parts.insert(1, TOOL_STYLE)
     parts.append("</div>")
     return "".join(parts)
@@ -105,6 +105,8 @@ def _exchange(sample: Mapping[str, Any]) -> str:
     parts = [f"<details open><summary>Exchange: {counted(len(generations), 'generation')}, "
              f"{counted(len(calls), 'tool call')}</summary>"]
     number = 0
+    if sample.get("analysis") and not any(turn.get("analysis") for turn in generations):
+        parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
     for index, turn in enumerate(generations):
         parts.append(f'<div class="turn"><p><b>Generation {index + 1}</b>: finish '
                      f"{escape(str(turn.get('finish_reason', '')))}, {turn.get('prompt_tokens', 0)} prompt, "
@@ -123,6 +125,11 @@ def _exchange(sample: Mapping[str, Any]) -> str:
             if call.get("generation", 0) == index:
                 number += 1
                 parts.append(_call(number, call))
+    # calls of no generation recorded (a transcript written by hand, without its generations)
+    for call in calls:
+        if not 0 <= call.get("generation", 0) < len(generations):
+            number += 1
+            parts.append(_call(number, call))
     parts.append("</details>")
     return "".join(parts)
 

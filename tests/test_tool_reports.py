@@ -74,6 +74,14 @@ def test_a_sample_without_tools_is_shown_as_before() -> None:
     assert "<summary>Reasoning</summary><pre>Just add.</pre>" in html
 
 
+def test_calls_written_by_hand_without_their_generations_are_still_shown_in_order() -> None:
+    html = render(data(sample(analysis="Looked it up.", tool_calls=[
+        {"recipient": "functions.unit_factor", "arguments": '{"unit": "mile"}', "result": "1.609344"},
+        {"recipient": "python", "arguments": "print(2)", "generation": 3, "result": "2"}])))
+    assert "Exchange: 0 generations, 2 tool calls" in html
+    assert html.index("Looked it up.") < html.index("<b>Call 1</b>: unit_factor") < html.index("<b>Call 2</b>: python")
+
+
 def test_an_unanswered_call_past_max_tool_calls_shows_its_error_and_no_answer() -> None:
     past = sample(has_final=False, final="", finish_reason="max_tool_calls", tool_calls=[
         {"recipient": "python", "arguments": "print(1)", "generation": 0,

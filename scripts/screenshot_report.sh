@@ -15,6 +15,9 @@ work=$(mktemp -d)
 # beside the report, so that its assets/ (when not self-contained) are found
 page="$(dirname "$report")/.screenshot-$$.html"
 trap 'rm -rf "$work" "$page"' EXIT
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+  echo "note: no CJK font is installed, so Chinese text shows as boxes (apt-get install fonts-wqy-zenhei)" >&2
+fi
 
 chrome() {
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

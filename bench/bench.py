@@ -101,9 +101,12 @@ def run_batch(backend: LlamaBackend, work: list[Request]) -> dict[str, Any]:
     }
 
 
-def backend_for(path: Path, args: argparse.Namespace, parallel: int, *, share: bool = True) -> LlamaBackend:
+def backend_for(path: Path, args: argparse.Namespace, parallel: int, *, share: bool = True,
+                reuse: bool = False) -> LlamaBackend:
+    # by default no memory reused from the warm-up: every measured request prefills its prompt, as llama.cpp's
+    # tools do
     runtime = Runtime(ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, threads=args.threads, parallel=parallel,
-                      flash_attn=args.flash_attn, sampling=args.sampling, share_prefix=share)
+                      flash_attn=args.flash_attn, sampling=args.sampling, share_prefix=share, reuse_memory=reuse)
     return LlamaBackend(f"bench-{parallel}", path, runtime)
 
 
@@ -173,6 +176,9 @@ def main() -> int:
                         help="prompts of --prompt-tokens random token ids instead of the shipped cases': "
                              "a different one per request, one for all, or one id repeated (as llama-batched-bench)")
     parser.add_argument("--prompt-tokens", type=int, default=822, help="length of --token-prompts prompts")
+    parser.add_argument("--continuations", action="store_true",
+                        help="the next generation of an exchange with tools (the last prompt, its answer and a "
+                             "tool's message), its slot's memory reused against prefilled whole")
     parser.add_argument("--llama-bench", help="path of llama-bench, to compare single-stream decoding")
     parser.add_argument("--batched-bench", help="path of llama-batched-bench, to compare N in flight")
     parser.add_argument("--server", help="an OpenAI-compatible server URL[#MODEL], or 'echo': measure the server "
@@ -197,6 +203,8 @@ def main() -> int:
         return shared_prefix(path, args, cases, parallel[0])
     if args.token_prompts:
         return token_prompts(path, args, parallel)
+    if args.continuations:
+        return continuations(path, args, parallel[0])
 
     # as many requests as the most sequences in flight, so every batch can fill
     work = requests(cases, args.samples or -(-max(parallel) // len(cases)), args.max_tokens)
@@ -281,6 +289,45 @@ def token_prompts(path: Path, args: argparse.Namespace, parallel: list[int]) -> 
         for width in [1, *parallel]:
             print(f"{width} in flight: {args.token_prompts} prompts {rates[width]:.1f} decode tokens/s, "
                   f"llama-batched-bench {tool[width]:.1f}, ratio {rates[width] / tool[width]:.3f}")
+    return 0
+
+
+def continuations(path: Path, args: argparse.Namespace, width: int) -> int:
+    """Exchanges with tools: each next generation reusing its slot's memory, against prefilling its whole prompt."""
+    import llama_cpp
+
+    from pytest_gptoss.backends.engine import EngineRequest
+    from pytest_gptoss.backends.llama import TOOL_ROOM
+
+    count = args.samples or width
+    figures = {}
+    for reuse in (False, True):
+        backend = backend_for(path, args, width, reuse=reuse)
+        vocab = llama_cpp.llama_vocab_n_tokens(backend.model.vocab)
+        prompts = _token_prompts("distinct", vocab, args.prompt_tokens, count)
+        engine = backend.engine
+        # with the room the backend keeps for an exchange with tools
+        firsts = [f.result() for f in engine.submit([EngineRequest(p, args.max_tokens, i, 1.0, 1.0, frozenset(),
+                                                                   room=TOOL_ROOM) for i, p in enumerate(prompts)])]
+        answer = _token_prompts("same", vocab, 40, 1)[0]  # a tool's message, the same length for every exchange
+        follow = [EngineRequest(p + first.tokens + answer, args.max_tokens, i, 1.0, 1.0, frozenset())
+                  for i, (p, first) in enumerate(zip(prompts, firsts))]
+        before, started = engine.stats(), time.perf_counter()
+        for future in engine.submit(follow):
+            future.result()
+        seconds, after = time.perf_counter() - started, engine.stats()
+        figures[reuse] = (after["prefill_tokens"] - before["prefill_tokens"],
+                          after["reused_tokens"] - before["reused_tokens"], seconds)
+        backend.close()
+    print(f"work: {count} exchanges, {width} in flight: a prompt of {args.prompt_tokens} random tokens, up to "
+          f"{args.max_tokens} generated, then the next generation after a tool's message of 40 tokens")
+    print()
+    table([("memory", "prefilled tokens", "reused tokens", "seconds")] + [
+        ("reused" if reuse else "prefilled whole", str(prefilled), str(reused), f"{seconds:.2f}")
+        for reuse, (prefilled, reused, seconds) in figures.items()])
+    print()
+    print(f"next generations: {figures[True][0]} tokens prefilled instead of {figures[False][0]}, "
+          f"time {figures[True][2] / figures[False][2]:.2f} of prefilling whole")
     return 0
 
 

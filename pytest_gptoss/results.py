@@ -43,11 +43,12 @@ class Results:
         """Per model: tokens decoded, the engine's busy time, aggregate tokens/s and the peak in flight."""
         figures: dict[str, dict[str, Any]] = {}
         for (_, model), stats in sorted(self.engines.items()):
-            entry = figures.setdefault(model, {"tokens": 0, "prefill_tokens": 0, "busy_seconds": 0.0,
-                                               "peak_in_flight": 0, "parallel": stats["parallel"],
-                                               "sampling": stats["sampling"]})
+            entry = figures.setdefault(model, {"tokens": 0, "prefill_tokens": 0, "reused_tokens": 0,
+                                               "busy_seconds": 0.0, "peak_in_flight": 0,
+                                               "parallel": stats["parallel"], "sampling": stats["sampling"]})
             entry["tokens"] += stats["tokens"]
             entry["prefill_tokens"] += stats["prefill_tokens"]
+            entry["reused_tokens"] += stats.get("reused_tokens", 0)
             entry["busy_seconds"] = round(entry["busy_seconds"] + stats["busy_seconds"], 3)
             entry["peak_in_flight"] = max(entry["peak_in_flight"], stats["peak_in_flight"])
         for entry in figures.values():

@@ -43,6 +43,18 @@ def test_token_prompts_go_straight_to_the_engine() -> None:
     assert all(float(rate) > 0 for _, rate in rates)
 
 
+def test_the_next_generations_of_exchanges_prefill_only_what_their_slots_do_not_hold() -> None:
+    out = _bench("--continuations", "--prompt-tokens", "60", "--parallel", "3", "--max-tokens", "8")
+    rows = dict((name, (int(prefilled), int(reused))) for name, prefilled, reused in
+                re.findall(r"^\| (prefilled whole|reused) \| (\d+) \| (\d+) \|", out, re.MULTILINE))
+    whole, (prefilled, reused) = rows["prefilled whole"], rows["reused"]
+    assert whole[1] == 0 and prefilled + reused == whole[0]
+    # each of the 3 feeds the tool's 40-token message and the token it sampled last, nothing more
+    assert prefilled == 3 * 41
+    assert re.search(r"\nnext generations: 123 tokens prefilled instead of \d+, time \d+\.\d\d of prefilling whole\n$",
+                     out)
+
+
 def test_the_server_backend_against_the_bare_openai_client() -> None:
     done = subprocess.run([sys.executable, str(BENCH), "--server", "echo", "--cases", "3", "--samples", "2",
                            "--rounds", "2", "--parallel", "2"], capture_output=True, text=True, timeout=300)

@@ -153,6 +153,55 @@ def test_a_finished_slot_is_refilled_and_every_request_keeps_its_own_seed(tiny_m
         model.close()
 
 
+def test_a_continuation_feeds_only_what_its_slot_does_not_hold_and_generates_the_same_tokens(
+        tiny_model: Path) -> None:
+    from pytest_gptoss.backends.llama import LoadedModel
+
+    model = LoadedModel(tiny_model, 0, 4096)
+    prompt = tuple(model.tokenize("<|start|>user<|message|>hi<|end|><|start|>assistant"))
+    answer = tuple(model.tokenize("<|start|>functions.f to=assistant<|channel|>commentary<|message|>{}<|end|>"
+                                  "<|start|>assistant"))
+    reusing = Engine(model.model, model.vocab, EngineSettings(parallel=1, ctx_cap=1024))
+    fresh = Engine(model.model, model.vocab, EngineSettings(parallel=1, ctx_cap=1024, reuse_memory=False))
+
+    def generate(engine: Engine, tokens: tuple[int, ...], seed: int) -> tuple[int, ...]:
+        (future,) = engine.submit([EngineRequest(tokens, 20, seed, 1.0, 1.0, frozenset())])
+        return future.result(timeout=60).tokens
+
+    try:
+        first = generate(reusing, prompt, 1)
+        follow = prompt + first + answer  # the next generation of an exchange: the last prompt, its answer, more
+        before = reusing.stats()
+        again = generate(reusing, follow, 2)
+        after = reusing.stats()
+        held = len(prompt) + len(first) - 1  # every token but the last sampled one was fed
+        assert after["reused_tokens"] - before["reused_tokens"] == held
+        assert after["prefill_tokens"] - before["prefill_tokens"] == len(follow) - held
+        assert generate(fresh, prompt, 1) == first and generate(fresh, follow, 2) == again
+        assert fresh.stats()["reused_tokens"] == 0
+        # a prompt that parts from what the slot holds keeps only the common start
+        other = prompt[:5] + answer
+        before = reusing.stats()
+        assert generate(reusing, other, 3) == generate(fresh, other, 3)
+        assert reusing.stats()["reused_tokens"] - before["reused_tokens"] == 5
+    finally:
+        reusing.close()
+        fresh.close()
+        model.close()
+
+
+def test_one_at_a_time_the_samples_of_a_case_still_prefill_its_prompt_once(pytester: pytest.Pytester) -> None:
+    write_cases(pytester, 1)
+    pytester.runpytest("--gptoss-model=tiny", "--gptoss-samples=3", "--gptoss-parallel=1", "--gptoss-record=t.jsonl",
+                       "--gptoss-results=r.json")
+    (prompt,) = {t["prompt_tokens"] for t in transcripts(pytester.path / "t.jsonl")}
+    engine = json.loads((pytester.path / "r.json").read_text())["engine"]["tiny"]
+    # the first sample feeds it whole; each next one finds all but its last token in the slot the last one left
+    assert engine["prefill_tokens"] == prompt + 2
+    assert engine["reused_tokens"] == 2 * (prompt - 1)
+    assert engine["peak_in_flight"] == 1
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pytest_gptoss.tiny import ensure_tiny

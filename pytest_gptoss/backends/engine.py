@@ -11,6 +11,10 @@ prefill it once: the first of them feeds all but the prompt's last token, the
 others copy its memory (``llama_memory_seq_cp``), then each feeds the last
 token itself and samples with its own seed.
 
+A finished sequence's memory stays in its slot. A request whose prompt begins
+with what a free slot holds (the next generation of an exchange with tools, a
+later sample of a prompt) takes that slot and prefills only the rest.
+
 Sampling runs inside llama.cpp's graph (backend sampling) where the build and
 device support it, and through a CPU sampler chain otherwise; either way a
 request gets the chain top-p -> temperature -> seeded draw of its own.
@@ -30,6 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_gptoss.backends import engine_llama as made
 from pytest_gptoss.backends.engine_llama import BATCH_TOKENS, context_params, round_up, sampler_chain
 
 FLASH_ATTN = ("auto", "on", "off")
@@ -51,6 +56,9 @@ class EngineRequest:
     temperature: float
     top_p: float
     stops: frozenset[int]
+    #: context to keep beyond the prompt and budget for what follows it (an exchange's next generation), so
+    #: that one does not make the context grow, which waits for every sequence in flight and drops their memory
+    room: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ class _Slot:
     backend_sampling: bool = False
     #: slots waiting to copy this slot's prefix (this slot feeds all but the prompt's last token)
     members: list[_Slot] = field(default_factory=list)
+    #: the tokens a finished request left in this sequence's memory, for the next request to reuse
+    kept: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class EngineSettings:
     sampling: str = "auto"
     #: samples of one prompt that start together prefill it once
     share_prefix: bool = True
+    #: a request reuses what a finished request left in a free slot's memory, where their prompts agree
+    reuse_memory: bool = True
 
 
 class Engine:
@@ -128,6 +140,8 @@ class Engine:
         #: steps that fed no prompt token: pure decoding, what llama-batched-bench's TG phase times
         self.decode_tokens = 0
         self.decode_seconds = 0.0
+        #: prompt tokens found in a slot's memory, left there by a finished request, and not fed again
+        self.reused_tokens = 0
         #: time inside llama.cpp's decode and sampling calls, against the engine's own Python work
         self.llama_seconds = 0.0
         self.submitted = 0
@@ -245,7 +259,7 @@ class Engine:
             if self._ctx is None or needed > self._ctx_seq:
                 if self.in_flight:
                     return  # grow the context once the sequences in flight are done
-                self._make_context(max(round_up(len(j.request.prompt) + j.request.budget)
+                self._make_context(max(round_up(len(j.request.prompt) + j.request.budget + j.request.room)
                                        for j in self._pending))
                 free = [slot for slot in self._slots if slot.job is None]
                 if needed > self._ctx_seq:
@@ -257,10 +271,12 @@ class Engine:
             while (self._pending and len(group) < len(free) and self.settings.share_prefix
                    and self._pending[0].request.prompt == head.prompt):
                 group.append(self._pending.popleft())
-            slots = [free.pop(0) for _ in group]
+            first = max(free, key=lambda slot: made.common_length(slot.kept, head.prompt))  # the first on a tie
+            free.remove(first)
+            slots = [first] + [free.pop(0) for _ in group[1:]]
             now = time.perf_counter()
-            for slot, job in zip(slots, group):
-                self._start(slot, job, now)
+            for slot, job in zip(slots, group):  # a group shares its prefix from a fresh start instead
+                self._start(slot, job, now, reuse=len(group) == 1)
             donor = slots[0]
             if len(head.prompt) == 1:
                 for slot in slots:
@@ -270,13 +286,29 @@ class Engine:
                 for member in donor.members:
                     member.phase = "wait"
 
-    def _start(self, slot: _Slot, job: _Job, now: float) -> None:
-        slot.job, slot.fed, slot.phase, slot.generated, slot.started = job, 0, "prefill", [], now
+    def _start(self, slot: _Slot, job: _Job, now: float, *, reuse: bool) -> None:
+        slot.job, slot.phase, slot.generated, slot.started = job, "prefill", [], now
+        slot.fed = self._reuse(slot, job.request.prompt) if reuse else self._clear(slot)
         slot.members = []
         slot.chain = sampler_chain(self._llama, job.request)
         slot.backend_sampling = False
         if self.placement == "backend":
             slot.backend_sampling = bool(self._llama.llama_set_sampler(self._ctx, slot.seq, slot.chain))
+
+    def _reuse(self, slot: _Slot, prompt: tuple[int, ...]) -> int:
+        """Where the prompt tokens left to feed start: past what the slot's memory already holds of them."""
+        kept = made.keep_prefix(self._llama, self._ctx, self.model, slot.seq, slot.kept, prompt) \
+            if slot.kept and self.settings.reuse_memory else self._clear(slot)
+        slot.kept = ()
+        self.reused_tokens += kept
+        return kept
+
+    def _clear(self, slot: _Slot) -> int:
+        """Empty the slot's memory; the whole prompt is to be fed."""
+        if slot.kept:
+            made.clear_memory(self._llama, self._ctx, slot.seq)
+        slot.kept = ()
+        return 0
 
     # one step -----------------------------------------------------------------
 
@@ -386,7 +418,12 @@ class Engine:
         if self._ctx is not None:
             if slot.backend_sampling:
                 llama.llama_set_sampler(self._ctx, slot.seq, None)
-            llama.llama_memory_seq_rm(llama.llama_get_memory(self._ctx), slot.seq, -1, -1)
+            if isinstance(outcome, EngineResult) and job is not None and self.settings.reuse_memory:
+                # the prompt and every generated token but the last, which was sampled and never fed
+                slot.kept = job.request.prompt + tuple(slot.generated[:-1])
+            else:
+                made.clear_memory(llama, self._ctx, slot.seq)
+                slot.kept = ()
         if slot.chain is not None:
             llama.llama_sampler_free(slot.chain)
             slot.chain = None
@@ -410,6 +447,8 @@ class Engine:
             )
         self._ctx = ctx
         self._ctx_seq = int(llama.llama_n_ctx_seq(ctx))
+        for slot in self._slots:
+            slot.kept = ()
         self._batch = llama.llama_batch_init(BATCH_TOKENS, 0, 1)
         self.placement = self._choose_placement()
 
@@ -417,11 +456,7 @@ class Engine:
         """Backend sampling where a probe chain can be attached, CPU sampler chains otherwise."""
         if self.settings.sampling == "cpu":
             return "cpu"
-        llama = self._llama
-        probe = sampler_chain(llama, EngineRequest((0,), 1, 0, 1.0, 1.0, frozenset()))
-        attached = bool(llama.llama_set_sampler(self._ctx, 0, probe))
-        llama.llama_set_sampler(self._ctx, 0, None)
-        llama.llama_sampler_free(probe)
+        attached = made.samples_on_backend(self._llama, self._ctx)
         if not attached and self.settings.sampling == "backend":
             raise EngineError("this llama.cpp build cannot sample on its backend; use sampling 'auto' or 'cpu'")
         return "backend" if attached else "cpu"
@@ -443,6 +478,7 @@ class Engine:
             "prefill_tokens": self.prefill_tokens,
             "decode_tokens": self.decode_tokens,
             "decode_seconds": round(self.decode_seconds, 3),
+            "reused_tokens": self.reused_tokens,
             "llama_seconds": round(self.llama_seconds, 3),
             "peak_in_flight": self.peak_in_flight,
             "in_flight": self.in_flight,

@@ -1,4 +1,5 @@
-"""The llama.cpp objects the batched engine makes: a context's parameters and a request's sampler chain.
+"""The llama.cpp objects the batched engine makes (a context's parameters, a request's sampler chain) and
+what it keeps of a sequence's memory for the next request.
 
 ``llama`` is the ``llama_cpp`` module (its low-level API); nothing here holds state.
 """
@@ -50,6 +51,22 @@ def sampler_chain(llama: Any, request: EngineRequest) -> Any:
     return chain
 
 
+def samples_on_backend(llama: Any, ctx: Any) -> bool:
+    """Whether this build and device take a sampler chain into the graph: a probe chain attached and taken off."""
+    from pytest_gptoss.backends.engine import EngineRequest
+
+    probe = sampler_chain(llama, EngineRequest((0,), 1, 0, 1.0, 1.0, frozenset()))
+    attached = bool(llama.llama_set_sampler(ctx, 0, probe))
+    llama.llama_set_sampler(ctx, 0, None)
+    llama.llama_sampler_free(probe)
+    return attached
+
+
+def clear_memory(llama: Any, ctx: Any, seq: int) -> None:
+    """Empty sequence ``seq``'s memory."""
+    llama.llama_memory_seq_rm(llama.llama_get_memory(ctx), seq, -1, -1)
+
+
 def default_threads(*, batch: bool = False) -> int:
     """llama-cpp-python's defaults: half the cores for decoding, all of them for prefill."""
     import multiprocessing
@@ -61,3 +78,32 @@ def default_threads(*, batch: bool = False) -> int:
 def round_up(tokens: int) -> int:
     """``tokens`` rounded up to a whole number of :data:`CTX_ROUND`."""
     return -(-tokens // CTX_ROUND) * CTX_ROUND
+
+
+def common_length(kept: tuple[int, ...], prompt: tuple[int, ...]) -> int:
+    """How many tokens ``kept`` and ``prompt`` share from their start (a search over slices, which compare in C)."""
+    low, high = 0, min(len(kept), len(prompt))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if kept[:middle] == prompt[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def keep_prefix(llama: Any, ctx: Any, model: Any, seq: int, kept: tuple[int, ...], prompt: tuple[int, ...]) -> int:
+    """Keep the part of ``seq``'s memory, which holds ``kept``, that ``prompt`` begins with; how many tokens that is.
+
+    The prompt's last token is always fed again, for its logits. Where nothing can be kept the memory is
+    emptied and 0 returned: nothing in common, or a sliding-window layer that no longer holds the window
+    before the first token to be fed.
+    """
+    common = common_length(kept, prompt[:-1])
+    memory = llama.llama_get_memory(ctx)
+    window = int(llama.llama_model_n_swa(model))
+    whole = not window or llama.llama_memory_seq_pos_min(memory, seq) <= max(0, common - window)
+    if common and whole and llama.llama_memory_seq_rm(memory, seq, common, -1):
+        return common
+    clear_memory(llama, ctx, seq)
+    return 0

@@ -19,7 +19,8 @@ from pytest_gptoss.models import ModelSpec, cache_dir, resolve
 from pytest_gptoss.options import Settings
 
 #: engine format: bump when the engine's schedule or sampling changes the tokens
-ENGINE_VERSION = 1
+#: (2: a request reuses the memory a finished one left in its slot)
+ENGINE_VERSION = 2
 #: the chat request's format: bump when what is sent to a server changes
 SERVER_REQUEST_VERSION = 1
 #: what of a GGUF file's identity changes its tokens (its name does not)

@@ -28,6 +28,9 @@ __all__ = ["BackendError", "LlamaBackend", "Runtime", "close_all", "llama_build"
 
 #: how many sequences decode together unless --gptoss-parallel says otherwise (bench/README.md)
 DEFAULT_PARALLEL = 8
+#: context a sequence of an exchange with tools keeps free for its calls' answers, so the next generation
+#: rarely makes the engine's context grow
+TOOL_ROOM = 1024
 
 
 def unreadable(path: Path, exc: Exception) -> BackendError:
@@ -47,6 +50,8 @@ class Runtime:
     #: where tokens are sampled: "auto" (in llama.cpp's graph where it can), "backend" or "cpu"
     sampling: str = "auto"
     share_prefix: bool = True
+    #: a request reuses what a finished one left in its slot's memory (the benchmark turns it off)
+    reuse_memory: bool = True
 
 
 class LoadedModel:
@@ -84,7 +89,7 @@ class LoadedModel:
         """The engine for ``runtime``'s batching settings, one per process."""
         settings = EngineSettings(parallel=runtime.parallel, ctx_cap=self.ctx_cap, threads=runtime.threads,
                                   flash_attn=runtime.flash_attn, sampling=runtime.sampling,
-                                  share_prefix=runtime.share_prefix)
+                                  share_prefix=runtime.share_prefix, reuse_memory=runtime.reuse_memory)
         if settings not in self.engines or self.engines[settings].closed:
             self.engines[settings] = Engine(self.model, self.vocab, settings)
         return self.engines[settings]
@@ -338,6 +343,8 @@ class LlamaBackend:
             temperature=request.temperature,
             top_p=request.top_p,
             stops=stops,
+            # an exchange with tools goes on with its calls' answers and the next generation in the same slot
+            room=TOOL_ROOM if request.tools or request.builtin_tools else 0,
         )
 
     def _resolver(self, request: Request, engine_request: EngineRequest,

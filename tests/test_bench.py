@@ -51,6 +51,7 @@ def test_the_next_generations_of_exchanges_prefill_only_what_their_slots_do_not_
     assert whole[1] == 0 and prefilled + reused == whole[0]
     # each of the 3 feeds the tool's 40-token message and the token it sampled last, nothing more
     assert prefilled == 3 * 41
+    assert re.search(r"\n[0-3] of 3 next generations gave the same tokens both ways\n", out)
     assert re.search(r"\nnext generations: 123 tokens prefilled instead of \d+, time \d+\.\d\d of prefilling whole\n$",
                      out)
 

@@ -190,6 +190,10 @@ def main() -> int:
         return server_overhead(args, parallel[0])
 
     path = model_path(args)
+    if args.token_prompts:  # prompts of random tokens: no shipped case is read
+        return token_prompts(path, args, parallel)
+    if args.continuations:
+        return continuations(path, args, parallel[0])
     cases = shipped_cases()
     if args.case:
         cases = [case for case in cases if case.id == args.case]
@@ -201,10 +205,6 @@ def main() -> int:
 
     if args.compare_sharing:
         return shared_prefix(path, args, cases, parallel[0])
-    if args.token_prompts:
-        return token_prompts(path, args, parallel)
-    if args.continuations:
-        return continuations(path, args, parallel[0])
 
     # as many requests as the most sequences in flight, so every batch can fill
     work = requests(cases, args.samples or -(-max(parallel) // len(cases)), args.max_tokens)

@@ -306,9 +306,9 @@ def continuations(path: Path, args: argparse.Namespace, width: int) -> int:
         vocab = llama_cpp.llama_vocab_n_tokens(backend.model.vocab)
         prompts = _token_prompts("distinct", vocab, args.prompt_tokens, count)
         engine = backend.engine
-        # with the room the backend keeps for an exchange with tools
-        # greedy, so that the two ways can be compared token for token: on a random model's nearly flat
-        # distributions a seeded draw moves with any rounding, a prefill in other chunks included
+        # with the room the backend keeps for an exchange with tools; greedy, so that the two ways can be
+        # compared token for token: on a random model's nearly flat distributions a seeded draw moves with
+        # any rounding, a prefill in other chunks included
         firsts = [f.result() for f in engine.submit([EngineRequest(p, args.max_tokens, i, 0.0, 1.0, frozenset(),
                                                                    room=TOOL_ROOM) for i, p in enumerate(prompts)])]
         answer = _token_prompts("same", vocab, 40, 1)[0]  # a tool's message, the same length for every exchange

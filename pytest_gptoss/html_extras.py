@@ -14,6 +14,8 @@ from pytest_gptoss.tools import counted, tool_name
 
 #: what pytest-html writes in a row with no log, which beside the case's own section says nothing
 NO_LOG = "No log output captured."
+#: the title of a model's raw output, shown where no final answer was found in it
+RAW = "Model output (no final answer found in it)"
 COLUMNS = (("model", "Model"), ("reasoning", "Effort"), ("pass_rate", "Pass rate"), ("tokens", "Tokens"))
 STYLE = (
     # a long line (a prompt's, a node id) wraps anywhere rather than widen the table past the window
@@ -68,6 +70,11 @@ def _text(text: str) -> str:
     return escape(text).replace("\r\n", "&#10;").replace("\n", "&#10;")
 
 
+def _collapsed(summary: str, text: str) -> str:
+    """A section shut until clicked: reasoning, raw model output."""
+    return f"<details><summary>{escape(summary)}</summary><pre>{_text(text)}</pre></details>"
+
+
 def render(gptoss: dict[str, Any]) -> str:
     """One case's prompt, and each sample's reasoning, answer and verdict, as HTML."""
     row = gptoss["row"]
@@ -76,7 +83,7 @@ def render(gptoss: dict[str, Any]) -> str:
              f"{row['passed']}/{row['total']} samples passed; {row.get('prompt_tokens', 0)} prompt, "
              f"{row.get('reasoning_tokens', 0)} reasoning, {row.get('final_tokens', 0)} final tokens; "
              f"{row.get('seconds', 0):.1f} s</p>",
-             f"<details><summary>Prompt</summary><pre>{_text(gptoss.get('prompt', ''))}</pre></details>"]
+             _collapsed("Prompt", gptoss.get("prompt", ""))]
     for sample in gptoss.get("samples", ()):
         mark = '<span class="pass">passed</span>' if sample["passed"] else '<span class="fail">failed</span>'
         seed = f" (seed {sample['seed']})" if sample.get("seed") is not None else ""
@@ -88,10 +95,9 @@ def render(gptoss: dict[str, Any]) -> str:
         if sample.get("generations") or sample.get("tool_calls"):
             parts.append(_exchange(sample))
         elif sample.get("analysis"):
-            parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
+            parts.append(_collapsed("Reasoning", sample["analysis"]))
         elif sample.get("raw"):
-            parts.append("<details><summary>Model output (no final answer found in it)</summary>"
-                         f"<pre>{_text(sample['raw'])}</pre></details>")
+            parts.append(_collapsed(RAW, sample["raw"]))
     if any(sample.get("generations") or sample.get("tool_calls") for sample in gptoss.get("samples", ())):
         parts.insert(1, TOOL_STYLE)
     parts.append("</div>")
@@ -106,18 +112,17 @@ def _exchange(sample: Mapping[str, Any]) -> str:
              f"{counted(len(calls), 'tool call')}</summary>"]
     number = 0
     if sample.get("analysis") and not any(turn.get("analysis") for turn in generations):
-        parts.append(f"<details><summary>Reasoning</summary><pre>{_text(sample['analysis'])}</pre></details>")
+        parts.append(_collapsed("Reasoning", sample["analysis"]))
     for index, turn in enumerate(generations):
         parts.append(f'<div class="turn"><p><b>Generation {index + 1}</b>: finish '
                      f"{escape(str(turn.get('finish_reason', '')))}, {turn.get('prompt_tokens', 0)} prompt, "
                      f"{turn.get('completion_tokens', 0)} generated tokens, {turn.get('seconds', 0):.1f} s</p>")
         if turn.get("analysis"):
-            parts.append(f"<details><summary>Reasoning</summary><pre>{_text(turn['analysis'])}</pre></details>")
+            parts.append(_collapsed("Reasoning", turn["analysis"]))
         if turn.get("commentary"):
             parts.append(f"<div><b>Preamble</b><pre>{_text(turn['commentary'])}</pre></div>")
         if turn.get("raw"):
-            parts.append("<details><summary>Model output (no final answer found in it)</summary>"
-                         f"<pre>{_text(turn['raw'])}</pre></details>")
+            parts.append(_collapsed(RAW, turn["raw"]))
         if turn.get("has_final"):
             parts.append("<p>Then the final answer, above.</p>")
         parts.append("</div>")

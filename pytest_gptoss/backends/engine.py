@@ -297,8 +297,9 @@ class Engine:
 
     def _reuse(self, slot: _Slot, prompt: tuple[int, ...]) -> int:
         """Where the prompt tokens left to feed start: past what the slot's memory already holds of them."""
+        # a slot holds nothing when reuse is off: its memory is emptied as its request ends
         kept = made.keep_prefix(self._llama, self._ctx, self.model, slot.seq, slot.kept, prompt) \
-            if slot.kept and self.settings.reuse_memory else self._clear(slot)
+            if slot.kept else 0
         slot.kept = ()
         self.reused_tokens += kept
         return kept
